@@ -1,0 +1,109 @@
+// Direct 2-D convolution: one invocation per output element.
+// Input NHWC, weights HWIO (kh, kw, cin / groups, cout), bias (cout), output NHWC.
+// Bias and activation are fused into the write. Padding arithmetic is signed.
+
+struct Params {
+    batch: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    k_h: u32,
+    k_w: u32,
+    stride_h: u32,
+    stride_w: u32,
+    dilation_h: u32,
+    dilation_w: u32,
+    pad_top: i32,
+    pad_left: i32,
+    in_c_per_group: u32,
+    out_c_per_group: u32,
+    // Number of outputs; invocations past it return at once.
+    total: u32,
+    // Invocations per row of the folded 2-D dispatch grid.
+    row_stride: u32,
+    leaky_slope: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+// 0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu.
+override ACTIVATION: u32 = 0u;
+override WORKGROUP_SIZE: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+// Comparisons rather than min/max so that NaN propagates, as on the CPU.
+fn activate(v: f32) -> f32 {
+    switch ACTIVATION {
+        case 1u: {
+            return select(v, 0.0, v < 0.0);
+        }
+        case 2u: {
+            return select(select(v, 6.0, v > 6.0), 0.0, v < 0.0);
+        }
+        case 3u: {
+            return select(v, v * p.leaky_slope, v < 0.0);
+        }
+        case 4u: {
+            return 1.0 / (1.0 + exp(-v));
+        }
+        case 5u: {
+            // tanh(10) rounds to 1 in f32; some drivers' tanh overflows to NaN far out.
+            return select(tanh(v), sign(v), abs(v) > 10.0);
+        }
+        case 6u: {
+            return v / (1.0 + exp(-v));
+        }
+        default: {
+            return v;
+        }
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let index = workgroup.y * p.row_stride + workgroup.x * WORKGROUP_SIZE + local;
+    if index >= p.total {
+        return;
+    }
+    let oc = index % p.out_c;
+    var rest = index / p.out_c;
+    let ox = rest % p.out_w;
+    rest = rest / p.out_w;
+    let oy = rest % p.out_h;
+    let n = rest / p.out_h;
+
+    let first_in_c = (oc / p.out_c_per_group) * p.in_c_per_group;
+    let weight_row = p.in_c_per_group * p.out_c;
+    var acc = 0.0;
+    for (var ky = 0u; ky < p.k_h; ky++) {
+        let iy = i32(oy * p.stride_h + ky * p.dilation_h) - p.pad_top;
+        if iy < 0 || iy >= i32(p.in_h) {
+            continue;
+        }
+        for (var kx = 0u; kx < p.k_w; kx++) {
+            let ix = i32(ox * p.stride_w + kx * p.dilation_w) - p.pad_left;
+            if ix < 0 || ix >= i32(p.in_w) {
+                continue;
+            }
+            let x_at = ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + first_in_c;
+            let w_at = (ky * p.k_w + kx) * weight_row + oc;
+            for (var ci = 0u; ci < p.in_c_per_group; ci++) {
+                acc += input[x_at + ci] * weights[w_at + ci * p.out_c];
+            }
+        }
+    }
+    output[index] = activate(acc + bias[oc]);
+}

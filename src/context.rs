@@ -1,0 +1,159 @@
+//! Adapter, device and queue: acquiring a device, or adopting an application's.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Conv2dError, Result};
+use crate::kernels::KernelCache;
+
+/// A wgpu device and queue that convolutions run on, with the crate's caches.
+///
+/// Cheap to clone (the clones share the device and caches). Every
+/// [`GpuConv2d`](crate::GpuConv2d) keeps a clone of the context it was made with.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub(crate) inner: Arc<ContextInner>,
+}
+
+pub(crate) struct ContextInner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub kernels: KernelCache,
+}
+
+impl GpuContext {
+    /// Picks an adapter and creates a device with the adapter's own limits (blocking).
+    ///
+    /// Honours the environment variables wgpu users know:
+    /// `WGPU_BACKEND` (e.g. `vulkan`, `gl`, `metal`, `dx12`, comma separated),
+    /// `WGPU_ADAPTER_NAME` (case-insensitive substring of the adapter name) and
+    /// `WGPU_POWER_PREF` (`low`, `high` or `none`).
+    ///
+    /// # Errors
+    /// [`Conv2dError::NoAdapter`] when no adapter matches (wgpu's message, or the
+    /// names of the adapters present), [`Conv2dError::DeviceRequest`] when the
+    /// adapter refuses a device.
+    ///
+    /// # Example
+    /// ```no_run
+    /// let ctx = conv2d_wgpu::GpuContext::new()?;
+    /// println!("running on {}", ctx.adapter_info().name);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn new() -> Result<Self> {
+        pollster::block_on(Self::new_async())
+    }
+
+    /// The async form of [`GpuContext::new`]; runs on any executor.
+    ///
+    /// # Errors
+    /// As [`GpuContext::new`].
+    pub async fn new_async() -> Result<Self> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = select_adapter(&instance).await?;
+        let info = adapter.get_info();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("conv2d-wgpu"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            adapter
+                .request_device(&descriptor)
+                .await
+                .map_err(|e| Conv2dError::DeviceRequest {
+                    adapter: info.name.clone(),
+                    message: e.to_string(),
+                })?;
+        Ok(Self::build(device, queue, info))
+    }
+
+    /// Adopts a device and queue the application already owns (a renderer, a
+    /// game, a test that wants particular limits). The crate plans with
+    /// `device.limits()`.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # async fn demo(adapter: wgpu::Adapter) -> Result<(), Box<dyn std::error::Error>> {
+    /// let (device, queue) = adapter.request_device(&Default::default()).await?;
+    /// let ctx = conv2d_wgpu::GpuContext::from_wgpu(device, queue);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let info = device.adapter_info();
+        Self::build(device, queue, info)
+    }
+
+    fn build(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
+        let limits = device.limits();
+        GpuContext {
+            inner: Arc::new(ContextInner {
+                device,
+                queue,
+                info,
+                limits,
+                kernels: KernelCache::default(),
+            }),
+        }
+    }
+
+    /// The adapter this context runs on (name, backend, driver).
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+
+    /// The device's limits, which the crate checks every tensor and dispatch against.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    /// The wgpu device, for applications that mix their own work with the crate's.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// The wgpu queue the crate submits to.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+}
+
+impl fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.inner.info.name)
+            .field("backend", &self.inner.info.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn select_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+        let wanted = wanted.to_lowercase();
+        let adapters = instance.enumerate_adapters(backends).await;
+        let names: Vec<String> = adapters
+            .iter()
+            .map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend))
+            .collect();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&wanted))
+            .ok_or_else(|| {
+                Conv2dError::NoAdapter(format!(
+                    "WGPU_ADAPTER_NAME={wanted:?} matches none of {names:?}"
+                ))
+            });
+    }
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+        ..Default::default()
+    };
+    instance
+        .request_adapter(&options)
+        .await
+        .map_err(|e| Conv2dError::NoAdapter(format!("{e} (WGPU_BACKEND selects {backends:?})")))
+}

@@ -1,0 +1,191 @@
+//! The one error type of the crate.
+
+/// Everything that can go wrong in a convolution, on the CPU or the GPU.
+///
+/// Messages name the parameter and the shapes involved, so that an error
+/// printed by an application says what to fix.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Conv2dError {
+    /// The input's channel count does not match what the weights expect.
+    #[error(
+        "conv2d: input has {input_channels} channels but weights expect {expected} \
+         (input NHWC {input_shape:?}, weights HWIO {weights_shape:?}, groups {groups})"
+    )]
+    ChannelMismatch {
+        /// Input shape, NHWC.
+        input_shape: [usize; 4],
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+        /// Number of groups.
+        groups: usize,
+        /// Channels the input has.
+        input_channels: usize,
+        /// Channels the weights expect (`weights_shape[2] * groups`).
+        expected: usize,
+    },
+
+    /// The bias does not have one element per output channel.
+    #[error(
+        "conv2d: bias has {bias_len} elements but weights HWIO {weights_shape:?} \
+         have {out_channels} output channels"
+    )]
+    BiasLength {
+        /// Length of the bias given.
+        bias_len: usize,
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+        /// Output channels (`weights_shape[3]`).
+        out_channels: usize,
+    },
+
+    /// A tensor has a dimension of size zero.
+    #[error("conv2d: {tensor} has a zero-sized dimension (shape {shape:?})")]
+    ZeroSizedDimension {
+        /// Which tensor: "input", "weights" or "bias".
+        tensor: &'static str,
+        /// Its shape (NHWC, HWIO, or `[len]` for the bias).
+        shape: Vec<usize>,
+    },
+
+    /// A stride of 0.
+    #[error("conv2d: stride must be at least 1 in both axes, got {stride:?}")]
+    InvalidStride {
+        /// The stride given, `[sh, sw]`.
+        stride: [usize; 2],
+    },
+
+    /// A dilation of 0.
+    #[error("conv2d: dilation must be at least 1 in both axes, got {dilation:?}")]
+    InvalidDilation {
+        /// The dilation given, `[dh, dw]`.
+        dilation: [usize; 2],
+    },
+
+    /// `groups == 0`.
+    #[error("conv2d: groups must be at least 1, got 0 (weights HWIO {weights_shape:?})")]
+    ZeroGroups {
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+    },
+
+    /// Output channels not divisible by groups (input channels are checked by
+    /// [`Conv2dError::ChannelMismatch`], since weights hold `cin / groups`).
+    #[error(
+        "conv2d: groups {groups} must divide the output channels {out_channels} \
+         (weights HWIO {weights_shape:?})"
+    )]
+    GroupsMismatch {
+        /// Number of groups.
+        groups: usize,
+        /// Output channels.
+        out_channels: usize,
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+    },
+
+    /// The convolution would produce no output (the padded input is smaller
+    /// than the dilated kernel).
+    #[error(
+        "conv2d: output would be empty: padded input {padded_hw:?} (input NHWC {input_shape:?}) \
+         is smaller than the dilated kernel extent {kernel_extent:?} (weights HWIO {weights_shape:?})"
+    )]
+    EmptyOutput {
+        /// Input shape, NHWC.
+        input_shape: [usize; 4],
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+        /// Height and width after padding.
+        padded_hw: [usize; 2],
+        /// `dilation * (k - 1) + 1` in each axis.
+        kernel_extent: [usize; 2],
+    },
+
+    /// `Activation::LeakyRelu` with a NaN or infinite slope.
+    #[error("conv2d: LeakyRelu slope must be finite, got {slope}")]
+    NonFiniteSlope {
+        /// The slope given.
+        slope: f32,
+    },
+
+    /// A size computation overflowed (absurdly large shapes or parameters).
+    #[error("conv2d: {what} overflows the index range the kernels use")]
+    SizeOverflow {
+        /// What was being computed, with the values involved.
+        what: String,
+    },
+
+    /// No wgpu adapter matched; the message from wgpu (or the adapter list) is kept.
+    #[error("conv2d: no wgpu adapter: {0}")]
+    NoAdapter(String),
+
+    /// The adapter refused to give a device.
+    #[error("conv2d: requesting a device from adapter {adapter:?} failed: {message}")]
+    DeviceRequest {
+        /// Adapter name.
+        adapter: String,
+        /// wgpu's message.
+        message: String,
+    },
+
+    /// A tensor does not fit in one storage binding or buffer of this device.
+    #[error(
+        "conv2d: {tensor} {shape:?} needs {bytes} bytes but the device's {limit_name} is {limit} bytes"
+    )]
+    TensorTooLarge {
+        /// Which tensor: "input", "output", "weights" or "bias".
+        tensor: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Bytes it needs.
+        bytes: u64,
+        /// Name of the `wgpu::Limits` field that is exceeded.
+        limit_name: &'static str,
+        /// Value of that limit.
+        limit: u64,
+    },
+
+    /// The dispatch would need more workgroups than the device allows.
+    #[error(
+        "conv2d: output NHWC {output_shape:?} needs {workgroups} workgroups, more than \
+         {max_per_dimension} x {max_per_dimension} (max_compute_workgroups_per_dimension)"
+    )]
+    DispatchTooLarge {
+        /// Output shape, NHWC.
+        output_shape: [usize; 4],
+        /// Workgroups needed.
+        workgroups: u64,
+        /// The device's `max_compute_workgroups_per_dimension`.
+        max_per_dimension: u32,
+    },
+
+    /// A workgroup size beyond the device's limits.
+    #[error("conv2d: workgroup size {size:?} exceeds the device's {limit_name} ({limit})")]
+    WorkgroupTooLarge {
+        /// The workgroup size, `[x, y, z]`.
+        size: [u32; 3],
+        /// Name of the `wgpu::Limits` field that is exceeded.
+        limit_name: &'static str,
+        /// Value of that limit.
+        limit: u32,
+    },
+
+    /// wgpu reported an error (validation, out-of-memory or internal), captured
+    /// with an error scope.
+    #[error("conv2d: wgpu {kind} error while {operation}: {message}")]
+    Gpu {
+        /// What the crate was doing.
+        operation: &'static str,
+        /// "validation", "out-of-memory" or "internal".
+        kind: &'static str,
+        /// wgpu's message.
+        message: String,
+    },
+
+    /// Waiting for the device or mapping the result buffer failed.
+    #[error("conv2d: reading the result back failed: {0}")]
+    Readback(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Conv2dError> = std::result::Result<T, E>;
