@@ -41,8 +41,17 @@ override WORKGROUP_SIZE: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-// Comparisons rather than min/max so that NaN propagates, as on the CPU.
+// NaN in, NaN out, as on the CPU. Tested on the bits: GLSL compilers may fold
+// `v != v` or turn comparisons into NaN-dropping min/max.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn activate(v: f32) -> f32 {
+    return select(activate_finite(v), v, is_nan(v));
+}
+
+fn activate_finite(v: f32) -> f32 {
     switch ACTIVATION {
         case 1u: {
             return select(v, 0.0, v < 0.0);

@@ -19,7 +19,8 @@ use crate::{readback, scope};
 /// and output.
 ///
 /// # Example
-/// ```no_run
+/// ```
+/// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
 /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
 /// use ndarray::{Array1, Array4};
 /// let ctx = GpuContext::new()?;

@@ -36,7 +36,7 @@ impl LayerShape {
             });
         }
         let out_channels = weights[3];
-        if out_channels % params.groups != 0 {
+        if !out_channels.is_multiple_of(params.groups) {
             return Err(Conv2dError::GroupsMismatch {
                 groups: params.groups,
                 out_channels,

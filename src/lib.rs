@@ -4,7 +4,8 @@
 //! WGSL compute shaders through [`wgpu`] (Vulkan, Metal, DX12, GL), with a plain
 //! CPU reference, [`conv2d_cpu`], that defines the expected results.
 //!
-//! ```no_run
+//! ```
+//! # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
 //! use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
 //! use ndarray::{Array1, Array4};
 //!

@@ -65,15 +65,8 @@ impl Activation {
                     v
                 }
             }
-            Activation::Relu6 => {
-                if v < 0.0 {
-                    0.0
-                } else if v > 6.0 {
-                    6.0
-                } else {
-                    v
-                }
-            }
+            // Rust's clamp keeps NaN.
+            Activation::Relu6 => v.clamp(0.0, 6.0),
             Activation::LeakyRelu(slope) => {
                 if v < 0.0 {
                     slope * v

@@ -1,0 +1,194 @@
+//! Shared test helpers: one GPU context per test binary, seeded random tensors,
+//! and the GPU-vs-CPU comparison with a tolerance scaled to the reduction length.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::OnceLock;
+
+use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The context all GPU tests of a binary share. `None` (after a loud message)
+/// when this machine has no adapter; with `CI` set that is a failure instead.
+pub fn gpu() -> Option<&'static GpuContext> {
+    static CONTEXT: OnceLock<Option<GpuContext>> = OnceLock::new();
+    CONTEXT
+        .get_or_init(|| match GpuContext::new() {
+            Ok(ctx) => {
+                let info = ctx.adapter_info();
+                eprintln!("GPU tests run on {} ({:?})", info.name, info.backend);
+                Some(ctx)
+            }
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but no GPU adapter is available: {e}")
+            }
+            Err(e) => {
+                eprintln!("\n!!! SKIPPING GPU TESTS: no wgpu adapter ({e}).");
+                eprintln!("!!! Install Mesa (mesa-vulkan-drivers) to run them on llvmpipe.\n");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// Uniform values in [-1, 1), reproducible from `seed`.
+pub fn random4(shape: [usize; 4], seed: u64) -> Array4<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Array4::from_shape_simple_fn(shape, || rng.random_range(-1.0f32..1.0))
+}
+
+/// Uniform values in [-1, 1), reproducible from `seed`.
+pub fn random1(len: usize, seed: u64) -> Array1<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Array1::from_shape_simple_fn(len, || rng.random_range(-1.0f32..1.0))
+}
+
+/// One convolution to check: layer shape, parameters and input shape.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub input: [usize; 4],
+    /// HWIO.
+    pub weights: [usize; 4],
+    pub bias: bool,
+    pub params: Conv2dParams,
+}
+
+impl Case {
+    pub fn new(input: [usize; 4], kernel: [usize; 2], cout: usize, params: Conv2dParams) -> Self {
+        let cin_per_group = input[3] / params.groups.max(1);
+        Case {
+            input,
+            weights: [kernel[0], kernel[1], cin_per_group, cout],
+            bias: true,
+            params,
+        }
+    }
+
+    /// Runs the case on the GPU and the CPU with data from `seed` and compares.
+    pub fn check(&self, ctx: &GpuContext, seed: u64) {
+        let x = random4(self.input, seed);
+        let w = random4(self.weights, seed + 1);
+        let b = self.bias.then(|| random1(self.weights[3], seed + 2));
+        let conv = GpuConv2d::new(ctx, w.view(), b.as_ref().map(|b| b.view()), self.params)
+            .unwrap_or_else(|e| panic!("{self:?}: GpuConv2d::new failed: {e}"));
+        let gpu = conv
+            .forward(x.view())
+            .unwrap_or_else(|e| panic!("{self:?}: forward failed: {e}"));
+        assert_matches_reference(
+            &gpu,
+            x.view(),
+            w.view(),
+            b.as_ref().map(|b| b.view()),
+            self.params,
+            &format!("{self:?}"),
+        );
+    }
+}
+
+/// Compares a GPU result with `conv2d_cpu` element by element.
+///
+/// Tolerance per element: `3 (K + 1) eps * sum |x w| + |b|` (twice the classic
+/// bound for a sum of K + 1 products, one for each side), times the activation's
+/// largest slope, plus a small allowance for the GPU's `exp`/`tanh` where used.
+/// NaN must meet NaN and infinities must be equal.
+pub fn assert_matches_reference(
+    gpu: &Array4<f32>,
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    b: Option<ArrayView1<f32>>,
+    params: Conv2dParams,
+    what: &str,
+) {
+    let reference = conv2d_cpu(x, w, b, params).expect("CPU reference failed");
+    assert_eq!(
+        gpu.shape(),
+        reference.shape(),
+        "{what}: output shapes differ"
+    );
+    let linear = Conv2dParams {
+        activation: Activation::Linear,
+        ..params
+    };
+    let (xa, wa) = (x.mapv(f32::abs), w.mapv(f32::abs));
+    let ba = b.map(|b| b.mapv(f32::abs));
+    let magnitude = conv2d_cpu(xa.view(), wa.view(), ba.as_ref().map(|b| b.view()), linear)
+        .expect("magnitude reference failed");
+    let k = (w.shape()[0] * w.shape()[1] * w.shape()[2]) as f32;
+    let (gain, transcendental) = match params.activation {
+        Activation::LeakyRelu(slope) => (slope.abs().max(1.0), 0.0),
+        Activation::Sigmoid | Activation::Tanh => (1.0, 1e-5),
+        Activation::Silu => (1.5, 1e-5),
+        _ => (1.0, 0.0),
+    };
+    let mut worst: Option<(f32, Vec<usize>, f32, f32, f32)> = None;
+    for ((index, &expected), &got) in reference.indexed_iter().zip(gpu.iter()) {
+        let idx = vec![index.0, index.1, index.2, index.3];
+        if expected.is_nan() || got.is_nan() {
+            assert!(
+                expected.is_nan() && got.is_nan(),
+                "{what}: at {idx:?} GPU {got} but CPU {expected}"
+            );
+            continue;
+        }
+        if expected.is_infinite() || got.is_infinite() {
+            assert_eq!(
+                got, expected,
+                "{what}: at {idx:?} GPU {got} but CPU {expected}"
+            );
+            continue;
+        }
+        let m = magnitude[index];
+        let tolerance =
+            3.0 * (k + 1.0) * f32::EPSILON * m * gain + transcendental * (1.0 + expected.abs());
+        let excess = (got - expected).abs() - tolerance;
+        if worst.as_ref().is_none_or(|w| excess > w.0) {
+            worst = Some((excess, idx, got, expected, tolerance));
+        }
+    }
+    if let Some((excess, idx, got, expected, tolerance)) = worst {
+        assert!(
+            excess <= 0.0,
+            "{what}: worst element {idx:?}: GPU {got} vs CPU {expected}, \
+             |diff| {} > tolerance {tolerance} (K = {k})",
+            (got - expected).abs()
+        );
+    }
+}
+
+/// Shorthand for parameters in tables.
+pub fn params(
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    padding: Padding,
+    groups: usize,
+    activation: Activation,
+) -> Conv2dParams {
+    Conv2dParams {
+        stride,
+        dilation,
+        padding,
+        groups,
+        activation,
+    }
+}
+
+/// A fresh context on the same kind of adapter, with limits lowered by `lower`
+/// (adopted through `GpuContext::from_wgpu`). `None` as for [`gpu`].
+pub fn gpu_with_limits(lower: impl FnOnce(&mut conv2d_wgpu::wgpu::Limits)) -> Option<GpuContext> {
+    use conv2d_wgpu::wgpu;
+    gpu()?;
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&Default::default())).expect("adapter");
+    let mut limits = adapter.limits();
+    lower(&mut limits);
+    let descriptor = wgpu::DeviceDescriptor {
+        required_limits: limits,
+        ..Default::default()
+    };
+    let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+        .expect("device with lowered limits");
+    Some(GpuContext::from_wgpu(device, queue))
+}

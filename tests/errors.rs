@@ -1,0 +1,429 @@
+//! Every error variant: bad input gives `Err` naming the shape or parameter,
+//! from the CPU reference and the GPU layer alike, never a panic.
+
+mod common;
+
+use common::gpu_with_limits;
+use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dError, Conv2dParams, GpuConv2d, Padding};
+use ndarray::{Array1, Array4};
+
+fn cpu_err(x: [usize; 4], w: [usize; 4], b: Option<usize>, p: Conv2dParams) -> Conv2dError {
+    let (x, w) = (Array4::<f32>::zeros(x), Array4::<f32>::zeros(w));
+    let b = b.map(Array1::<f32>::zeros);
+    conv2d_cpu(x.view(), w.view(), b.as_ref().map(|b| b.view()), p).unwrap_err()
+}
+
+/// The same input through the GPU layer (`new`, then `forward`): must give the
+/// same error as the CPU reference.
+fn gpu_agrees(
+    x: [usize; 4],
+    w: [usize; 4],
+    b: Option<usize>,
+    p: Conv2dParams,
+    expected: &Conv2dError,
+) {
+    let Some(ctx) = common::gpu() else { return };
+    let (xa, wa) = (Array4::<f32>::zeros(x), Array4::<f32>::zeros(w));
+    let ba = b.map(Array1::<f32>::zeros);
+    let got = GpuConv2d::new(ctx, wa.view(), ba.as_ref().map(|b| b.view()), p)
+        .and_then(|conv| conv.forward(xa.view()))
+        .unwrap_err();
+    assert_eq!(got.to_string(), expected.to_string());
+}
+
+fn check(
+    x: [usize; 4],
+    w: [usize; 4],
+    b: Option<usize>,
+    p: Conv2dParams,
+    mentions: &[&str],
+) -> Conv2dError {
+    let err = cpu_err(x, w, b, p);
+    let message = err.to_string();
+    for needle in mentions {
+        assert!(
+            message.contains(needle),
+            "{message:?} should mention {needle:?}"
+        );
+    }
+    gpu_agrees(x, w, b, p, &err);
+    err
+}
+
+fn with(f: impl FnOnce(&mut Conv2dParams)) -> Conv2dParams {
+    let mut p = Conv2dParams::default();
+    f(&mut p);
+    p
+}
+
+#[test]
+fn channel_mismatch_names_both_shapes() {
+    let e = check(
+        [1, 5, 5, 3],
+        [3, 3, 4, 8],
+        None,
+        Conv2dParams::default(),
+        &["3 channels", "expect 4", "[3, 3, 4, 8]", "[1, 5, 5, 3]"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ChannelMismatch {
+            input_channels: 3,
+            expected: 4,
+            ..
+        }
+    ));
+    // With groups, weights hold cin / groups: 2 * 2 = 4 expected.
+    let e = check(
+        [1, 5, 5, 3],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.groups = 2),
+        &["groups 2"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ChannelMismatch { expected: 4, .. }
+    ));
+}
+
+#[test]
+fn bias_length_must_equal_cout() {
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        Some(3),
+        Conv2dParams::default(),
+        &["bias has 3", "4 output channels"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::BiasLength {
+            bias_len: 3,
+            out_channels: 4,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn zero_sized_dimensions() {
+    let e = check(
+        [1, 0, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        Conv2dParams::default(),
+        &["input", "[1, 0, 5, 2]"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ZeroSizedDimension {
+            tensor: "input",
+            ..
+        }
+    ));
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 0, 2, 4],
+        None,
+        Conv2dParams::default(),
+        &["weights"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ZeroSizedDimension {
+            tensor: "weights",
+            ..
+        }
+    ));
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 0],
+        Some(0),
+        Conv2dParams::default(),
+        &["weights"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ZeroSizedDimension {
+            tensor: "weights",
+            ..
+        }
+    ));
+    let e = check(
+        [0, 5, 5, 2],
+        [3, 3, 2, 4],
+        Some(4),
+        Conv2dParams::default(),
+        &["input"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::ZeroSizedDimension {
+            tensor: "input",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn zero_stride_dilation_and_groups() {
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.stride = [1, 0]),
+        &["stride", "[1, 0]"],
+    );
+    assert!(matches!(e, Conv2dError::InvalidStride { stride: [1, 0] }));
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.dilation = [0, 2]),
+        &["dilation", "[0, 2]"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::InvalidDilation { dilation: [0, 2] }
+    ));
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.groups = 0),
+        &["groups"],
+    );
+    assert!(matches!(e, Conv2dError::ZeroGroups { .. }));
+}
+
+#[test]
+fn channels_not_divisible_by_groups() {
+    // cout 5 with 2 groups.
+    let e = check(
+        [1, 5, 5, 4],
+        [3, 3, 2, 5],
+        None,
+        with(|p| p.groups = 2),
+        &["groups 2", "output channels 5"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::GroupsMismatch {
+            groups: 2,
+            out_channels: 5,
+            ..
+        }
+    ));
+    // cin 5 with 2 groups cannot be expressed by weights (cin / groups = 2 gives 4): a channel mismatch.
+    let e = check(
+        [1, 5, 5, 5],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.groups = 2),
+        &["5 channels"],
+    );
+    assert!(matches!(e, Conv2dError::ChannelMismatch { .. }));
+}
+
+#[test]
+fn empty_output_when_the_kernel_exceeds_the_valid_input() {
+    let e = check(
+        [1, 2, 5, 1],
+        [3, 3, 1, 1],
+        None,
+        Conv2dParams::default(),
+        &["empty", "[2, 5]", "[3, 3]"],
+    );
+    assert!(matches!(
+        e,
+        Conv2dError::EmptyOutput {
+            padded_hw: [2, 5],
+            kernel_extent: [3, 3],
+            ..
+        }
+    ));
+    // Dilation makes the kernel's extent 5.
+    let e = check(
+        [1, 4, 4, 1],
+        [3, 3, 1, 1],
+        None,
+        with(|p| p.dilation = [2, 1]),
+        &["[5, 3]"],
+    );
+    assert!(matches!(e, Conv2dError::EmptyOutput { .. }));
+    // Explicit padding can rescue it; SAME always gives output.
+    let pad = with(|p| {
+        p.padding = Padding::Explicit {
+            top: 1,
+            bottom: 0,
+            left: 0,
+            right: 0,
+        }
+    });
+    assert!(conv2d_cpu(
+        Array4::zeros((1, 2, 5, 1)).view(),
+        Array4::zeros((3, 3, 1, 1)).view(),
+        None,
+        pad
+    )
+    .is_ok());
+}
+
+#[test]
+fn non_finite_leaky_relu_slope() {
+    for slope in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let e = check(
+            [1, 5, 5, 2],
+            [3, 3, 2, 4],
+            None,
+            with(|p| p.activation = Activation::LeakyRelu(slope)),
+            &["LeakyRelu slope"],
+        );
+        assert!(matches!(e, Conv2dError::NonFiniteSlope { .. }));
+    }
+}
+
+#[test]
+fn absurd_parameters_overflow_cleanly() {
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        with(|p| p.dilation = [usize::MAX, 1]),
+        &["overflow"],
+    );
+    assert!(matches!(e, Conv2dError::SizeOverflow { .. }));
+    let e = check(
+        [1, 5, 5, 2],
+        [3, 3, 2, 4],
+        None,
+        with(|p| {
+            p.padding = Padding::Explicit {
+                top: usize::MAX,
+                bottom: 0,
+                left: 0,
+                right: 0,
+            }
+        }),
+        &["overflow"],
+    );
+    assert!(matches!(e, Conv2dError::SizeOverflow { .. }));
+}
+
+#[test]
+fn tensors_beyond_the_storage_binding_limit() {
+    // A device that allows 4 KiB per binding: 1024 floats.
+    let Some(ctx) = gpu_with_limits(|l| l.max_storage_buffer_binding_size = 4096) else {
+        return;
+    };
+    let w = Array4::<f32>::zeros((3, 3, 16, 8)); // 1152 floats
+    let e = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            Conv2dError::TensorTooLarge {
+                tensor: "weights",
+                bytes: 4608,
+                limit: 4096,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("max_storage_buffer_binding_size"));
+
+    let w = Array4::<f32>::zeros((1, 1, 1, 1));
+    let conv = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default()).unwrap();
+    let e = conv
+        .forward(Array4::zeros((1, 40, 40, 1)).view())
+        .unwrap_err();
+    assert!(
+        matches!(e, Conv2dError::TensorTooLarge { tensor: "input", ref shape, .. } if shape == &[1, 40, 40, 1]),
+        "{e}"
+    );
+    // 1024 floats exactly fit and compute correctly.
+    let x = common::random4([1, 32, 32, 1], 5);
+    let y = conv.forward(x.view()).unwrap();
+    common::assert_matches_reference(
+        &y,
+        x.view(),
+        w.view(),
+        None,
+        Conv2dParams::default(),
+        "at the limit",
+    );
+}
+
+#[test]
+fn dispatches_fold_within_and_fail_beyond_the_workgroup_limit() {
+    // At most 4 workgroups per dimension: 4 x 4 x 64 = 1024 outputs fit, folded into rows.
+    let Some(ctx) = gpu_with_limits(|l| l.max_compute_workgroups_per_dimension = 4) else {
+        return;
+    };
+    let w = common::random4([3, 3, 1, 4], 1);
+    let p = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let conv = GpuConv2d::new(&ctx, w.view(), None, p).unwrap();
+    let x = common::random4([1, 16, 15, 1], 2); // 960 outputs: 15 workgroups as 4 x 4
+    let y = conv.forward(x.view()).unwrap();
+    common::assert_matches_reference(&y, x.view(), w.view(), None, p, "folded grid");
+    let e = conv
+        .forward(common::random4([1, 17, 16, 1], 3).view())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Conv2dError::DispatchTooLarge {
+                workgroups: 17,
+                max_per_dimension: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn workgroup_size_beyond_the_device_limit() {
+    let Some(ctx) = gpu_with_limits(|l| l.max_compute_invocations_per_workgroup = 32) else {
+        return;
+    };
+    let w = Array4::<f32>::zeros((1, 1, 1, 1));
+    let e = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(e, Conv2dError::WorkgroupTooLarge { limit: 32, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn wgpu_validation_errors_are_captured_not_panicked() {
+    // The direct kernel binds four storage buffers; a device allowing two fails
+    // pipeline validation inside wgpu. The error scope must turn that into Err
+    // (the default handler would panic this test).
+    let Some(ctx) = gpu_with_limits(|l| l.max_storage_buffers_per_shader_stage = 2) else {
+        return;
+    };
+    let w = Array4::<f32>::zeros((1, 1, 1, 1));
+    let e = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            Conv2dError::Gpu {
+                kind: "validation",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("direct conv2d"), "{e}");
+}

@@ -1,0 +1,101 @@
+//! Seeded property test: random layer configurations, GPU against the CPU
+//! reference. Configurations the reference rejects must be rejected by the GPU
+//! path with the same error.
+
+mod common;
+
+use common::{assert_matches_reference, random1, random4};
+use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuConv2d, Padding};
+use proptest::prelude::*;
+
+/// Cases per run; CI runs this many on each backend.
+const CASES: u32 = 256;
+
+fn padding() -> impl Strategy<Value = Padding> {
+    prop_oneof![
+        Just(Padding::Valid),
+        Just(Padding::Same),
+        (0..3usize, 0..3usize, 0..3usize, 0..3usize).prop_map(|(top, bottom, left, right)| {
+            Padding::Explicit {
+                top,
+                bottom,
+                left,
+                right,
+            }
+        }),
+    ]
+}
+
+fn activation() -> impl Strategy<Value = Activation> {
+    prop_oneof![
+        Just(Activation::Linear),
+        Just(Activation::Relu),
+        Just(Activation::Relu6),
+        (-2.0f32..2.0).prop_map(Activation::LeakyRelu),
+        Just(Activation::Sigmoid),
+        Just(Activation::Tanh),
+        Just(Activation::Silu),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    input: [usize; 4],
+    weights: [usize; 4],
+    bias: bool,
+    params: Conv2dParams,
+    seed: u64,
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (
+        (1..3usize, 1..10usize, 1..10usize),
+        (1..4usize, 1..4usize, 1..5usize, 1..5usize),
+        (1..5usize, 1..5usize),
+        ([1..4usize, 1..4usize], [1..4usize, 1..4usize]),
+        (padding(), activation(), any::<bool>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (n, h, w),
+                (groups, cin_g, cout_g, _),
+                (kh, kw),
+                (stride, dilation),
+                (padding, activation, bias, seed),
+            )| {
+                Config {
+                    input: [n, h, w, groups * cin_g],
+                    weights: [kh, kw, cin_g, groups * cout_g],
+                    bias,
+                    params: Conv2dParams {
+                        stride,
+                        dilation,
+                        padding,
+                        groups,
+                        activation,
+                    },
+                    seed,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gpu_matches_cpu_on_random_configs(c in config()) {
+        let Some(ctx) = common::gpu() else { return Ok(()) };
+        let x = random4(c.input, c.seed);
+        let w = random4(c.weights, c.seed.wrapping_add(1));
+        let b = c.bias.then(|| random1(c.weights[3], c.seed.wrapping_add(2)));
+        let b = b.as_ref().map(|b| b.view());
+        let reference = conv2d_cpu(x.view(), w.view(), b, c.params);
+        let gpu = GpuConv2d::new(ctx, w.view(), b, c.params).and_then(|conv| conv.forward(x.view()));
+        match (gpu, reference) {
+            (Ok(y), Ok(_)) => assert_matches_reference(&y, x.view(), w.view(), b, c.params, &format!("{c:?}")),
+            (Err(g), Err(r)) => prop_assert_eq!(g, r),
+            (g, r) => prop_assert!(false, "{:?}: GPU {:?} but CPU {:?}", c, g.map(|_| ()), r.map(|_| ())),
+        }
+    }
+}

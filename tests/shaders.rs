@@ -1,0 +1,27 @@
+//! Every `shaders/*.wgsl` parses and validates with the naga that wgpu re-exports.
+
+use conv2d_wgpu::wgpu::naga;
+
+#[test]
+fn every_shader_parses_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "wgsl") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
+        checked += 1;
+    }
+    assert!(checked > 0, "no .wgsl file found in {}", dir.display());
+}
