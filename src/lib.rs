@@ -44,3 +44,8 @@ pub use cpu::conv2d_cpu;
 pub use error::{Conv2dError, Result};
 pub use params::{Activation, Conv2dParams, Padding};
 pub use wgpu;
+
+/// The README's examples, run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
