@@ -1,6 +1,10 @@
 // Direct 2-D convolution: one invocation per output element.
-// Input NHWC, weights HWIO (kh, kw, cin / groups, cout), bias (cout), output NHWC.
+// Input NHWC, weights HWIO (kh, kw, cin / groups, chunk_c), bias (cout), output NHWC.
 // Bias and activation are fused into the write. Padding arithmetic is signed.
+//
+// One dispatch computes one piece (see src/plan.rs): `batch` images of `out_h`
+// output rows reading `in_h` input rows, bound from element `in_base` / `out_base`
+// of their bindings, for output channels oc_offset .. oc_offset + chunk_c.
 
 struct Params {
     batch: u32,
@@ -25,10 +29,10 @@ struct Params {
     // Invocations per row of the folded 2-D dispatch grid.
     row_stride: u32,
     leaky_slope: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    in_base: u32,
+    out_base: u32,
+    oc_offset: u32,
+    chunk_c: u32,
 }
 
 // 0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu.
@@ -87,15 +91,16 @@ fn main(
     if index >= p.total {
         return;
     }
-    let oc = index % p.out_c;
-    var rest = index / p.out_c;
+    let oc_local = index % p.chunk_c;
+    var rest = index / p.chunk_c;
     let ox = rest % p.out_w;
     rest = rest / p.out_w;
     let oy = rest % p.out_h;
     let n = rest / p.out_h;
+    let oc = p.oc_offset + oc_local;
 
     let first_in_c = (oc / p.out_c_per_group) * p.in_c_per_group;
-    let weight_row = p.in_c_per_group * p.out_c;
+    let weight_row = p.in_c_per_group * p.chunk_c;
     var acc = 0.0;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let iy = i32(oy * p.stride_h + ky * p.dilation_h) - p.pad_top;
@@ -107,12 +112,13 @@ fn main(
             if ix < 0 || ix >= i32(p.in_w) {
                 continue;
             }
-            let x_at = ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + first_in_c;
-            let w_at = (ky * p.k_w + kx) * weight_row + oc;
+            let x_at = p.in_base + ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + first_in_c;
+            let w_at = (ky * p.k_w + kx) * weight_row + oc_local;
             for (var ci = 0u; ci < p.in_c_per_group; ci++) {
-                acc += input[x_at + ci] * weights[w_at + ci * p.out_c];
+                acc += input[x_at + ci] * weights[w_at + ci * p.chunk_c];
             }
         }
     }
-    output[index] = activate(acc + bias[oc]);
+    let y_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc;
+    output[y_at] = activate(acc + bias[oc]);
 }

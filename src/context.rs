@@ -1,7 +1,7 @@
 //! Adapter, device and queue: acquiring a device, or adopting an application's.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Conv2dError, Result};
 use crate::kernels::KernelCache;
@@ -21,6 +21,8 @@ pub(crate) struct ContextInner {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub kernels: KernelCache,
+    /// Set by the device-lost callback: why the device is gone.
+    pub lost: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -74,7 +76,8 @@ impl GpuContext {
 
     /// Adopts a device and queue the application already owns (a renderer, a
     /// game, a test that wants particular limits). The crate plans with
-    /// `device.limits()`.
+    /// `device.limits()`, and sets the device-lost callback so that calls after a
+    /// loss return [`Conv2dError::DeviceLost`].
     ///
     /// # Example
     /// ```
@@ -97,6 +100,12 @@ impl GpuContext {
 
     fn build(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
         let limits = device.limits();
+        let lost = Arc::new(Mutex::new(None));
+        let record = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = record.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some(format!("{reason:?}: {message}"));
+        });
         GpuContext {
             inner: Arc::new(ContextInner {
                 device,
@@ -104,6 +113,7 @@ impl GpuContext {
                 info,
                 limits,
                 kernels: KernelCache::default(),
+                lost,
             }),
         }
     }
@@ -126,6 +136,22 @@ impl GpuContext {
     /// The wgpu queue the crate submits to.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue
+    }
+}
+
+impl GpuContext {
+    /// `Err(DeviceLost)` once the device is gone.
+    pub(crate) fn check_alive(&self) -> Result<()> {
+        let lost = self.inner.lost.lock().unwrap_or_else(|p| p.into_inner());
+        match lost.as_ref() {
+            Some(why) => Err(Conv2dError::DeviceLost(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether two handles share one context (and so one device).
+    pub(crate) fn same_context(&self, other: &GpuContext) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 

@@ -1,5 +1,7 @@
-//! `GpuConv2d`: a layer whose weights live on the device, and its forward pass.
+//! `GpuConv2d`: a layer whose weights live on the device, and its forward passes.
 
+use std::num::NonZeroU64;
+use std::ops::Range;
 use std::sync::Arc;
 
 use ndarray::{Array4, ArrayView1, ArrayView4};
@@ -10,13 +12,14 @@ use crate::cpu::shape4;
 use crate::error::{Conv2dError, Result};
 use crate::geometry::{ConvGeometry, LayerShape};
 use crate::kernels::{Kernel, PipelineKey, DIRECT_WORKGROUP_SIZE};
-use crate::limits::{check_storage, FoldedGrid};
+use crate::limits::{check_buffer, FoldedGrid};
 use crate::params::Conv2dParams;
+use crate::plan::{self, Budget, Piece};
+use crate::tensor::{shaped, staging_buffer, GpuTensor, TENSOR_USAGE};
 use crate::{readback, scope};
 
 /// A Conv2D layer on the GPU: weights, bias and pipeline are uploaded and built
-/// once by [`GpuConv2d::new`]; each [`GpuConv2d::forward`] only moves the input
-/// and output.
+/// once by [`GpuConv2d::new`]; a forward pass only moves the input and output.
 ///
 /// # Example
 /// ```
@@ -29,15 +32,23 @@ use crate::{readback, scope};
 /// let conv = GpuConv2d::new(&ctx, weights.view(), Some(bias.view()), Conv2dParams::default())?;
 /// let y = conv.forward(Array4::<f32>::ones((1, 8, 8, 2)).view())?; // NHWC
 /// assert_eq!(y.shape(), &[1, 6, 6, 4]);
+/// assert_eq!(y[[0, 0, 0, 0]], 18.0);
 /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
 /// ```
 pub struct GpuConv2d {
     ctx: GpuContext,
     layer: LayerShape,
     has_bias: bool,
-    weights: wgpu::Buffer,
+    /// Weights split by output channel so each chunk fits one binding (usually one chunk).
+    weight_chunks: Vec<WeightChunk>,
     bias: wgpu::Buffer,
     kernel: Arc<Kernel>,
+}
+
+struct WeightChunk {
+    channels: Range<usize>,
+    /// HWIO `(kh, kw, cin / groups, channels.len())`.
+    buffer: wgpu::Buffer,
 }
 
 /// The direct kernel's uniform block; field order matches `Params` in
@@ -65,7 +76,10 @@ struct DirectParams {
     total: u32,
     row_stride: u32,
     leaky_slope: f32,
-    _pad: [u32; 4],
+    in_base: u32,
+    out_base: u32,
+    oc_offset: u32,
+    chunk_c: u32,
 }
 
 impl GpuConv2d {
@@ -74,8 +88,8 @@ impl GpuConv2d {
     ///
     /// # Errors
     /// Any shape or parameter error that does not need the input (see
-    /// [`Conv2dError`]), weights beyond the device's storage limits, or a wgpu
-    /// error captured while uploading or compiling.
+    /// [`Conv2dError`]), weights whose single output channel exceeds a binding,
+    /// a lost device, or a wgpu error captured while uploading or compiling.
     pub fn new(
         ctx: &GpuContext,
         weights: ArrayView4<f32>,
@@ -84,10 +98,21 @@ impl GpuConv2d {
     ) -> Result<Self> {
         let layer = LayerShape::new(shape4(weights.shape()), bias.map(|b| b.len()), params)?;
         let has_bias = bias.is_some();
+        ctx.check_alive()?;
         let limits = &ctx.inner.limits;
-        check_storage("weights", &layer.weights, limits)?;
-        let weights = weights.as_standard_layout();
-        let weight_data = weights.as_slice().expect("standard layout is contiguous");
+        check_buffer("weights", &layer.weights, limits)?;
+        check_buffer("bias", &[layer.out_channels()], limits)?;
+        let budget = Budget::new(limits, u64::from(DIRECT_WORKGROUP_SIZE));
+        let chunks = plan::weight_chunks(layer.weights, &budget)?;
+        if layer.out_channels() as u64 > budget.binding_elements {
+            return Err(Conv2dError::TensorTooLarge {
+                tensor: "bias",
+                shape: vec![layer.out_channels()],
+                bytes: layer.out_channels() as u64 * 4,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: limits.max_storage_buffer_binding_size,
+            });
+        }
         let bias_data = match bias {
             Some(b) => b.to_vec(),
             None => vec![0.0; layer.out_channels()],
@@ -98,91 +123,103 @@ impl GpuConv2d {
         };
         let device = &ctx.inner.device;
         let kernel = ctx.inner.kernels.direct(device, limits, key)?;
-        let (weights, bias) = scope::capture(device, "uploading weights and bias", || {
-            (
-                storage_init(device, "conv2d weights", weight_data),
-                storage_init(device, "conv2d bias", &bias_data),
-            )
+        let (weight_chunks, bias) = scope::capture(device, "uploading weights and bias", || {
+            let chunks = chunks
+                .into_iter()
+                .map(|channels| {
+                    let part = weights.slice(ndarray::s![.., .., .., channels.clone()]);
+                    let part = part.as_standard_layout();
+                    let data = part.as_slice().expect("standard layout is contiguous");
+                    WeightChunk {
+                        buffer: storage_init(device, "conv2d weights", data),
+                        channels,
+                    }
+                })
+                .collect();
+            (chunks, storage_init(device, "conv2d bias", &bias_data))
         })?;
         Ok(GpuConv2d {
             ctx: ctx.clone(),
             layer,
             has_bias,
-            weights,
+            weight_chunks,
             bias,
             kernel,
         })
     }
 
     /// Runs the convolution on an NHWC input `(n, h, w, cin)` and returns the NHWC
-    /// output `(n, ho, wo, cout)`. Any view works, contiguous or not.
+    /// output `(n, ho, wo, cout)`. Any view works, contiguous or not. One submit:
+    /// upload, dispatch and the copy back.
     ///
     /// # Errors
-    /// A shape error against the layer, an input or output beyond the device's
-    /// limits, a wgpu error captured during the dispatch, or a failed readback.
+    /// A shape error against the layer, a tensor beyond `max_buffer_size` or a
+    /// piece that cannot be split small enough, a lost device, a wgpu error
+    /// captured during the dispatch, or a failed readback.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        let geometry = self.layer.geometry(shape4(x.shape()))?;
-        let limits = &self.ctx.inner.limits;
-        check_storage("input", &geometry.input_shape(), limits)?;
-        let output_shape = geometry.output_shape();
-        let output_bytes = check_storage("output", &output_shape, limits)?;
-        let total = output_shape.iter().product::<usize>() as u64;
-        let workgroups = total.div_ceil(u64::from(DIRECT_WORKGROUP_SIZE));
-        let grid = FoldedGrid::new(workgroups, output_shape, limits)?;
-        let uniform = self.direct_params(&geometry, total as u32, grid);
+        let (staging, shape) = self.submit_forward(x)?;
+        shaped(shape, readback::read_f32(&self.ctx.inner.device, &staging)?)
+    }
 
-        let x = x.as_standard_layout();
-        let input_data = x.as_slice().expect("standard layout is contiguous");
+    /// The async form of [`GpuConv2d::forward`]: the wait for the device happens
+    /// off the executor's thread. Runs on any executor.
+    ///
+    /// # Errors
+    /// As [`GpuConv2d::forward`].
+    pub async fn forward_async(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+        let (staging, shape) = self.submit_forward(x)?;
+        shaped(
+            shape,
+            readback::read_f32_async(&self.ctx.inner.device, &staging).await?,
+        )
+    }
+
+    /// Runs the convolution on a device tensor and leaves the result on the
+    /// device: no readback, so layers chain without host round trips.
+    ///
+    /// # Errors
+    /// [`Conv2dError::ContextMismatch`] for a tensor of another context, and the
+    /// errors of [`GpuConv2d::forward`] but the readback.
+    ///
+    /// # Example
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let same = Conv2dParams { padding: Padding::Same, activation: Activation::Relu, ..Default::default() };
+    /// let first = GpuConv2d::new(&ctx, Array4::from_elem((3, 3, 3, 8), 0.1).view(), None, same)?;
+    /// let second = GpuConv2d::new(&ctx, Array4::from_elem((1, 1, 8, 4), 0.5).view(), None, same)?;
+    /// let x = ctx.upload(Array4::<f32>::ones((1, 16, 16, 3)).view())?;
+    /// let y = second.forward_tensor(&first.forward_tensor(&x)?)?; // stays on the device
+    /// assert_eq!(y.shape(), [1, 16, 16, 4]);
+    /// let host = y.to_array()?; // the only readback
+    /// assert!((host[[0, 8, 8, 0]] - 10.8).abs() < 1e-5); // 8 channels x (27 x 0.1) x 0.5
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn forward_tensor(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        if !self.ctx.same_context(&x.ctx) {
+            return Err(Conv2dError::ContextMismatch {
+                shape: x.shape,
+                tensor_adapter: x.ctx.inner.info.name.clone(),
+                layer_adapter: self.ctx.inner.info.name.clone(),
+            });
+        }
+        let (geometry, pieces) = self.plan(x.shape)?;
         let device = &self.ctx.inner.device;
-        let staging = scope::capture(device, "running the direct conv2d", || {
-            let input = storage_init(device, "conv2d input", input_data);
-            let output = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("conv2d output"),
-                size: output_bytes,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let staging = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("conv2d readback"),
-                size: output_bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("conv2d params"),
-                contents: bytemuck::bytes_of(&uniform),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("conv2d_direct"),
-                layout: &self.kernel.layout,
-                entries: &[
-                    entry(0, &input),
-                    entry(1, &self.weights),
-                    entry(2, &self.bias),
-                    entry(3, &output),
-                    entry(4, &params),
-                ],
-            });
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("conv2d forward"),
-            });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("conv2d_direct"),
-                    timestamp_writes: None,
-                });
-                pass.set_pipeline(&self.kernel.pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
-            }
-            encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
+        let output_shape = geometry.output_shape();
+        let output_bytes = check_buffer("output", &output_shape, &self.ctx.inner.limits)?;
+        let output = scope::capture(device, "running the direct conv2d", || {
+            let output = tensor_buffer(device, output_bytes);
+            let mut encoder = device.create_command_encoder(&Default::default());
+            self.encode(&mut encoder, &x.buffer, &output, &geometry, &pieces);
             self.ctx.inner.queue.submit([encoder.finish()]);
-            staging
+            output
         })?;
-        let values = readback::read_f32(device, &staging)?;
-        Array4::from_shape_vec(output_shape, values).map_err(|e| {
-            Conv2dError::Readback(format!("result does not fit {output_shape:?}: {e}"))
+        Ok(GpuTensor {
+            ctx: self.ctx.clone(),
+            buffer: output,
+            shape: output_shape,
         })
     }
 
@@ -220,30 +257,146 @@ impl GpuConv2d {
         &self.ctx
     }
 
-    fn direct_params(&self, g: &ConvGeometry, total: u32, grid: FoldedGrid) -> DirectParams {
-        DirectParams {
-            batch: g.batch as u32,
-            in_h: g.in_h as u32,
-            in_w: g.in_w as u32,
-            in_c: g.in_c as u32,
-            out_h: g.out_h as u32,
-            out_w: g.out_w as u32,
-            out_c: g.out_c as u32,
-            k_h: g.k_h as u32,
-            k_w: g.k_w as u32,
-            stride_h: g.stride[0] as u32,
-            stride_w: g.stride[1] as u32,
-            dilation_h: g.dilation[0] as u32,
-            dilation_w: g.dilation[1] as u32,
-            pad_top: g.pad_top as i32,
-            pad_left: g.pad_left as i32,
-            in_c_per_group: g.in_c_per_group() as u32,
-            out_c_per_group: g.out_c_per_group() as u32,
-            total,
-            row_stride: grid.x * DIRECT_WORKGROUP_SIZE,
-            leaky_slope: self.layer.params.activation.slope(),
-            _pad: [0; 4],
+    /// Uploads `x`, encodes the dispatches and the copy to a staging buffer, submits once.
+    fn submit_forward(&self, x: ArrayView4<f32>) -> Result<(wgpu::Buffer, [usize; 4])> {
+        let (geometry, pieces) = self.plan(shape4(x.shape()))?;
+        let limits = &self.ctx.inner.limits;
+        check_buffer("input", &geometry.input_shape(), limits)?;
+        let output_shape = geometry.output_shape();
+        let output_bytes = check_buffer("output", &output_shape, limits)?;
+        let x = x.as_standard_layout();
+        let input_data = x.as_slice().expect("standard layout is contiguous");
+        let device = &self.ctx.inner.device;
+        let staging = scope::capture(device, "running the direct conv2d", || {
+            let input = storage_init(device, "conv2d input", input_data);
+            let output = tensor_buffer(device, output_bytes);
+            let staging = staging_buffer(device, output_bytes);
+            let mut encoder = device.create_command_encoder(&Default::default());
+            self.encode(&mut encoder, &input, &output, &geometry, &pieces);
+            encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
+            self.ctx.inner.queue.submit([encoder.finish()]);
+            staging
+        })?;
+        Ok((staging, output_shape))
+    }
+
+    /// Checks the input shape against the layer and splits the work to fit the limits.
+    fn plan(&self, input: [usize; 4]) -> Result<(ConvGeometry, Vec<Piece>)> {
+        let geometry = self.layer.geometry(input)?;
+        self.ctx.check_alive()?;
+        let budget = Budget::new(&self.ctx.inner.limits, u64::from(DIRECT_WORKGROUP_SIZE));
+        let widest = self
+            .weight_chunks
+            .iter()
+            .map(|c| c.channels.len())
+            .max()
+            .unwrap_or(1);
+        let pieces = plan::pieces(&geometry, widest, &budget)?;
+        Ok((geometry, pieces))
+    }
+
+    /// One dispatch per (piece, weight chunk), into one compute pass.
+    fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        g: &ConvGeometry,
+        pieces: &[Piece],
+    ) {
+        let device = &self.ctx.inner.device;
+        let limits = &self.ctx.inner.limits;
+        let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
+        let mut work = Vec::new();
+        for piece in pieces {
+            let (input_binding, in_base) = sub_binding(input, piece.input_elements(g), alignment);
+            let (output_binding, out_base) =
+                sub_binding(output, piece.output_elements(g), alignment);
+            for chunk in &self.weight_chunks {
+                let outputs = (piece.images.len() * piece.out_rows.len() * g.out_w) as u64
+                    * chunk.channels.len() as u64;
+                let groups = outputs.div_ceil(u64::from(DIRECT_WORKGROUP_SIZE));
+                let grid = FoldedGrid::new(groups, limits.max_compute_workgroups_per_dimension)
+                    .expect("plan keeps every piece within the dispatch limit");
+                let params = DirectParams {
+                    batch: piece.images.len() as u32,
+                    in_h: piece.in_rows.len() as u32,
+                    in_w: g.in_w as u32,
+                    in_c: g.in_c as u32,
+                    out_h: piece.out_rows.len() as u32,
+                    out_w: g.out_w as u32,
+                    out_c: g.out_c as u32,
+                    k_h: g.k_h as u32,
+                    k_w: g.k_w as u32,
+                    stride_h: g.stride[0] as u32,
+                    stride_w: g.stride[1] as u32,
+                    dilation_h: g.dilation[0] as u32,
+                    dilation_w: g.dilation[1] as u32,
+                    pad_top: piece.local_pad_top(g) as i32,
+                    pad_left: g.pad_left as i32,
+                    in_c_per_group: g.in_c_per_group() as u32,
+                    out_c_per_group: g.out_c_per_group() as u32,
+                    total: outputs as u32,
+                    row_stride: grid.x * DIRECT_WORKGROUP_SIZE,
+                    leaky_slope: self.layer.params.activation.slope(),
+                    in_base,
+                    out_base,
+                    oc_offset: chunk.channels.start as u32,
+                    chunk_c: chunk.channels.len() as u32,
+                };
+                let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("conv2d params"),
+                    contents: bytemuck::bytes_of(&params),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("conv2d_direct"),
+                    layout: &self.kernel.layout,
+                    entries: &[
+                        binding(0, input_binding.clone()),
+                        binding(1, chunk.buffer.as_entire_buffer_binding()),
+                        binding(2, self.bias.as_entire_buffer_binding()),
+                        binding(3, output_binding.clone()),
+                        binding(4, uniform.as_entire_buffer_binding()),
+                    ],
+                });
+                work.push((bind_group, grid));
+            }
         }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("conv2d_direct"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.kernel.pipeline);
+        for (bind_group, grid) in &work {
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(grid.x, grid.y, 1);
+        }
+    }
+}
+
+/// A binding of `elements` of an f32 buffer, starting at an aligned offset; the
+/// element index of the first wanted value inside the binding comes with it.
+fn sub_binding(
+    buffer: &wgpu::Buffer,
+    elements: Range<u64>,
+    alignment: u64,
+) -> (wgpu::BufferBinding<'_>, u32) {
+    let start = elements.start * 4;
+    let offset = start - start % alignment;
+    let size = elements.end * 4 - offset;
+    let binding = wgpu::BufferBinding {
+        buffer,
+        offset,
+        size: NonZeroU64::new(size),
+    };
+    (binding, ((start - offset) / 4) as u32)
+}
+
+fn binding(index: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding: index,
+        resource: wgpu::BindingResource::Buffer(buffer),
     }
 }
 
@@ -251,13 +404,15 @@ fn storage_init(device: &wgpu::Device, label: &str, data: &[f32]) -> wgpu::Buffe
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
         contents: bytemuck::cast_slice(data),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        usage: TENSOR_USAGE,
     })
 }
 
-fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
-    }
+fn tensor_buffer(device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("conv2d output"),
+        size: bytes,
+        usage: TENSOR_USAGE,
+        mapped_at_creation: false,
+    })
 }

@@ -145,16 +145,16 @@ pub enum Conv2dError {
         limit: u64,
     },
 
-    /// The dispatch would need more workgroups than the device allows.
+    /// Even one output row needs more workgroups than one dispatch may have.
     #[error(
-        "conv2d: output NHWC {output_shape:?} needs {workgroups} workgroups, more than \
+        "conv2d: output NHWC {output_shape:?} ({outputs} outputs) needs more workgroups than \
          {max_per_dimension} x {max_per_dimension} (max_compute_workgroups_per_dimension)"
     )]
     DispatchTooLarge {
-        /// Output shape, NHWC.
+        /// The smallest piece that could not be dispatched (one output row), NHWC.
         output_shape: [usize; 4],
-        /// Workgroups needed.
-        workgroups: u64,
+        /// Outputs in it.
+        outputs: u64,
         /// The device's `max_compute_workgroups_per_dimension`.
         max_per_dimension: u32,
     },
@@ -181,6 +181,25 @@ pub enum Conv2dError {
         /// wgpu's message.
         message: String,
     },
+
+    /// A tensor made on one `GpuContext` was passed to a layer of another.
+    #[error(
+        "conv2d: tensor {shape:?} lives on adapter {tensor_adapter:?} (another GpuContext) \
+         but the layer runs on {layer_adapter:?}; upload it with the layer's context"
+    )]
+    ContextMismatch {
+        /// The tensor's shape.
+        shape: [usize; 4],
+        /// The tensor's adapter name.
+        tensor_adapter: String,
+        /// The layer's adapter name.
+        layer_adapter: String,
+    },
+
+    /// The device was lost (destroyed, reset, or the driver failed); every later
+    /// call on the context returns this.
+    #[error("conv2d: the device was lost: {0}")]
+    DeviceLost(String),
 
     /// Waiting for the device or mapping the result buffer failed.
     #[error("conv2d: reading the result back failed: {0}")]

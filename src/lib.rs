@@ -35,14 +35,17 @@ mod geometry;
 mod kernels;
 mod limits;
 mod params;
+mod plan;
 mod readback;
 mod scope;
+mod tensor;
 
 pub use context::GpuContext;
 pub use conv::GpuConv2d;
 pub use cpu::conv2d_cpu;
 pub use error::{Conv2dError, Result};
 pub use params::{Activation, Conv2dParams, Padding};
+pub use tensor::GpuTensor;
 pub use wgpu;
 
 /// The README's examples, run as doctests.

@@ -3,31 +3,22 @@
 
 use crate::error::{Conv2dError, Result};
 
-/// Bytes of `elements` f32 values, checked against one storage binding and one buffer.
-pub(crate) fn check_storage(
+/// Bytes of an f32 tensor, checked against the largest buffer the device allows.
+/// (Bindings are smaller; `plan` splits work to fit them.)
+pub(crate) fn check_buffer(
     tensor: &'static str,
     shape: &[usize],
     limits: &wgpu::Limits,
 ) -> Result<u64> {
-    let elements: u64 = shape.iter().map(|&d| d as u64).product();
-    let bytes = elements * 4;
-    let checks = [
-        (
-            limits.max_storage_buffer_binding_size,
-            "max_storage_buffer_binding_size",
-        ),
-        (limits.max_buffer_size, "max_buffer_size"),
-    ];
-    for (limit, limit_name) in checks {
-        if bytes > limit {
-            return Err(Conv2dError::TensorTooLarge {
-                tensor,
-                shape: shape.to_vec(),
-                bytes,
-                limit_name,
-                limit,
-            });
-        }
+    let bytes = shape.iter().map(|&d| d as u64).product::<u64>() * 4;
+    if bytes > limits.max_buffer_size {
+        return Err(Conv2dError::TensorTooLarge {
+            tensor,
+            shape: shape.to_vec(),
+            bytes,
+            limit_name: "max_buffer_size",
+            limit: limits.max_buffer_size,
+        });
     }
     Ok(bytes)
 }
@@ -42,18 +33,12 @@ pub(crate) struct FoldedGrid {
 
 impl FoldedGrid {
     /// The grid for `workgroups` workgroups; its rows hold `x` workgroups each.
-    pub fn new(workgroups: u64, output_shape: [usize; 4], limits: &wgpu::Limits) -> Result<Self> {
-        let max = u64::from(limits.max_compute_workgroups_per_dimension);
-        let x = workgroups.clamp(1, max.max(1));
+    /// `plan` keeps pieces small enough, so `None` means a broken invariant.
+    pub fn new(workgroups: u64, max_per_dimension: u32) -> Option<Self> {
+        let max = u64::from(max_per_dimension.max(1));
+        let x = workgroups.clamp(1, max);
         let y = workgroups.div_ceil(x);
-        if y > max {
-            return Err(Conv2dError::DispatchTooLarge {
-                output_shape,
-                workgroups,
-                max_per_dimension: limits.max_compute_workgroups_per_dimension,
-            });
-        }
-        Ok(FoldedGrid {
+        (y <= max).then_some(FoldedGrid {
             x: x as u32,
             y: y as u32,
         })
@@ -64,31 +49,14 @@ impl FoldedGrid {
 mod tests {
     use super::*;
 
-    fn limits(max: u32) -> wgpu::Limits {
-        wgpu::Limits {
-            max_compute_workgroups_per_dimension: max,
-            ..wgpu::Limits::default()
-        }
-    }
-
     #[test]
     fn grid_folds_into_rows_within_the_limit() {
-        let shape = [1, 1, 1, 1];
+        assert_eq!(FoldedGrid::new(10, 65535), Some(FoldedGrid { x: 10, y: 1 }));
         assert_eq!(
-            FoldedGrid::new(10, shape, &limits(65535)).unwrap(),
-            FoldedGrid { x: 10, y: 1 }
+            FoldedGrid::new(70000, 65535),
+            Some(FoldedGrid { x: 65535, y: 2 })
         );
-        assert_eq!(
-            FoldedGrid::new(70000, shape, &limits(65535)).unwrap(),
-            FoldedGrid { x: 65535, y: 2 }
-        );
-        assert_eq!(
-            FoldedGrid::new(16, shape, &limits(4)).unwrap(),
-            FoldedGrid { x: 4, y: 4 }
-        );
-        assert!(matches!(
-            FoldedGrid::new(17, shape, &limits(4)),
-            Err(Conv2dError::DispatchTooLarge { .. })
-        ));
+        assert_eq!(FoldedGrid::new(16, 4), Some(FoldedGrid { x: 4, y: 4 }));
+        assert_eq!(FoldedGrid::new(17, 4), None);
     }
 }

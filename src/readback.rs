@@ -1,22 +1,48 @@
-//! Copying a result from the device into host memory.
+//! Copying a result from the device into host memory, blocking or async.
 
 use crate::error::{Conv2dError, Result};
 
-/// Maps `staging` (a `MAP_READ` buffer holding f32s whose copy was already
-/// submitted), waits for the device, and returns its contents.
+/// Maps `staging` (a `MAP_READ` buffer of f32s whose copy was already
+/// submitted), waits for the device on this thread, and returns its contents.
 pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
     let (sender, receiver) = std::sync::mpsc::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        // The receiver outlives the wait below; a failed send cannot happen.
-        let _ = sender.send(result);
+        let _ = sender.send(result); // the receiver outlives the wait below
     });
     device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Conv2dError::Readback(format!("waiting for the device: {e}")))?;
+        .map_err(poll_error)?;
     receiver
         .recv()
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
-        .map_err(|e| Conv2dError::Readback(format!("mapping the result buffer: {e}")))?;
+        .map_err(map_error)?;
+    copy_out(staging)
+}
+
+/// The async form of [`read_f32`]: a helper thread waits for the device while
+/// the caller's executor is free; the map callback completes the future.
+pub(crate) async fn read_f32_async(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+) -> Result<Vec<f32>> {
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result); // a dropped future no longer wants it
+    });
+    let waiter = device.clone();
+    let poller = std::thread::spawn(move || waiter.poll(wgpu::PollType::wait_indefinitely()));
+    let mapped = receiver.await;
+    let polled = poller
+        .join()
+        .map_err(|_| Conv2dError::Readback("the device-polling thread panicked".into()))?;
+    polled.map_err(poll_error)?;
+    mapped
+        .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
+        .map_err(map_error)?;
+    copy_out(staging)
+}
+
+fn copy_out(staging: &wgpu::Buffer) -> Result<Vec<f32>> {
     let values = {
         let view = staging
             .get_mapped_range(..)
@@ -25,4 +51,12 @@ pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<
     };
     staging.unmap();
     Ok(values)
+}
+
+fn poll_error(e: wgpu::PollError) -> Conv2dError {
+    Conv2dError::Readback(format!("waiting for the device: {e}"))
+}
+
+fn map_error(e: wgpu::BufferAsyncError) -> Conv2dError {
+    Conv2dError::Readback(format!("mapping the result buffer: {e}"))
 }

@@ -1,0 +1,148 @@
+//! `GpuTensor`: an NHWC f32 tensor that lives on the device.
+
+use ndarray::{Array4, ArrayView4};
+use wgpu::util::DeviceExt;
+
+use crate::context::GpuContext;
+use crate::cpu::shape4;
+use crate::error::{Conv2dError, Result};
+use crate::limits::check_buffer;
+use crate::{readback, scope};
+
+/// An NHWC `f32` tensor on the device: the input and output of
+/// [`GpuConv2d::forward_tensor`](crate::GpuConv2d::forward_tensor), so layers can be
+/// chained with no host round trip. Read it back with [`GpuTensor::to_array`].
+///
+/// # Example
+/// ```
+/// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+/// use conv2d_wgpu::GpuContext;
+/// use ndarray::Array4;
+/// let ctx = GpuContext::new()?;
+/// let x = Array4::from_shape_fn((1, 2, 3, 4), |(_, h, w, c)| (h * 12 + w * 4 + c) as f32);
+/// let t = ctx.upload(x.view())?;
+/// assert_eq!(t.shape(), [1, 2, 3, 4]);
+/// assert_eq!(t.to_array()?, x);
+/// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+/// ```
+pub struct GpuTensor {
+    pub(crate) ctx: GpuContext,
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) shape: [usize; 4],
+}
+
+impl GpuContext {
+    /// Copies an NHWC array (any view) into a new device tensor.
+    ///
+    /// # Errors
+    /// A zero-sized dimension, a tensor beyond `max_buffer_size`, a lost device,
+    /// or a wgpu error captured while uploading.
+    pub fn upload(&self, x: ArrayView4<f32>) -> Result<GpuTensor> {
+        let shape = shape4(x.shape());
+        if shape.contains(&0) {
+            return Err(Conv2dError::ZeroSizedDimension {
+                tensor: "input",
+                shape: shape.to_vec(),
+            });
+        }
+        self.check_alive()?;
+        check_buffer("input", &shape, &self.inner.limits)?;
+        let x = x.as_standard_layout();
+        let data = x.as_slice().expect("standard layout is contiguous");
+        let device = &self.inner.device;
+        let buffer = scope::capture(device, "uploading a tensor", || {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("conv2d tensor"),
+                contents: bytemuck::cast_slice(data),
+                usage: TENSOR_USAGE,
+            })
+        })?;
+        Ok(GpuTensor {
+            ctx: self.clone(),
+            buffer,
+            shape,
+        })
+    }
+}
+
+/// Usage of every tensor buffer: bound by kernels, copied in and out.
+pub(crate) const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl GpuTensor {
+    /// The shape, NHWC.
+    pub fn shape(&self) -> [usize; 4] {
+        self.shape
+    }
+
+    /// The context the tensor lives on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The device buffer (row-major NHWC f32), for applications that bind it themselves.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// Copies the tensor to the host (blocking).
+    ///
+    /// # Errors
+    /// A lost device, a wgpu error, or a failed map.
+    pub fn to_array(&self) -> Result<Array4<f32>> {
+        let staging = self.copy_to_staging()?;
+        let values = readback::read_f32(&self.ctx.inner.device, &staging)?;
+        self.shaped(values)
+    }
+
+    /// The async form of [`GpuTensor::to_array`]; runs on any executor.
+    ///
+    /// # Errors
+    /// As [`GpuTensor::to_array`].
+    pub async fn to_array_async(&self) -> Result<Array4<f32>> {
+        let staging = self.copy_to_staging()?;
+        let values = readback::read_f32_async(&self.ctx.inner.device, &staging).await?;
+        self.shaped(values)
+    }
+
+    fn copy_to_staging(&self) -> Result<wgpu::Buffer> {
+        self.ctx.check_alive()?;
+        let device = &self.ctx.inner.device;
+        scope::capture(device, "reading a tensor back", || {
+            let staging = staging_buffer(device, self.buffer.size());
+            let mut encoder = device.create_command_encoder(&Default::default());
+            encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, self.buffer.size());
+            self.ctx.inner.queue.submit([encoder.finish()]);
+            staging
+        })
+    }
+
+    pub(crate) fn shaped(&self, values: Vec<f32>) -> Result<Array4<f32>> {
+        shaped(self.shape, values)
+    }
+}
+
+/// A host-mappable buffer of `bytes` to copy results into.
+pub(crate) fn staging_buffer(device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("conv2d readback"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+pub(crate) fn shaped(shape: [usize; 4], values: Vec<f32>) -> Result<Array4<f32>> {
+    Array4::from_shape_vec(shape, values)
+        .map_err(|e| Conv2dError::Readback(format!("result does not fit {shape:?}: {e}")))
+}
+
+impl std::fmt::Debug for GpuTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuTensor")
+            .field("shape", &self.shape)
+            .field("adapter", &self.ctx.inner.info.name)
+            .finish()
+    }
+}
