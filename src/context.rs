@@ -1,10 +1,12 @@
 //! Adapter, device and queue: acquiring a device, or adopting an application's.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Conv2dError, Result};
 use crate::kernels::KernelCache;
+use crate::{readback, scope};
 
 /// A wgpu device and queue that convolutions run on, with the crate's caches.
 ///
@@ -23,6 +25,18 @@ pub(crate) struct ContextInner {
     pub kernels: KernelCache,
     /// Set by the device-lost callback: why the device is gone.
     pub lost: Arc<Mutex<Option<String>>>,
+    submits: AtomicU64,
+    readbacks: AtomicU64,
+}
+
+/// Counts of the work a context has sent to its device, for applications and
+/// tests that want to see it (e.g. that a chain of layers reads nothing back).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextStats {
+    /// Command buffers submitted to the queue.
+    pub submits: u64,
+    /// Buffers mapped to read results back to the host.
+    pub readbacks: u64,
 }
 
 impl GpuContext {
@@ -114,6 +128,8 @@ impl GpuContext {
                 limits,
                 kernels: KernelCache::default(),
                 lost,
+                submits: AtomicU64::new(0),
+                readbacks: AtomicU64::new(0),
             }),
         }
     }
@@ -126,6 +142,14 @@ impl GpuContext {
     /// The device's limits, which the crate checks every tensor and dispatch against.
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
+    }
+
+    /// Submits and readbacks so far (all clones of this context together).
+    pub fn stats(&self) -> ContextStats {
+        ContextStats {
+            submits: self.inner.submits.load(Ordering::Relaxed),
+            readbacks: self.inner.readbacks.load(Ordering::Relaxed),
+        }
     }
 
     /// The wgpu device, for applications that mix their own work with the crate's.
@@ -147,6 +171,41 @@ impl GpuContext {
             Some(why) => Err(Conv2dError::DeviceLost(why.clone())),
             None => Ok(()),
         }
+    }
+
+    /// [`scope::capture`] on this context's device, for work that may itself
+    /// fail; an error that comes from a lost device is reported as
+    /// [`Conv2dError::DeviceLost`].
+    pub(crate) fn capture<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        scope::capture(&self.inner.device, operation, f)
+            .and_then(|result| result)
+            .map_err(|e| {
+                // Lets wgpu run the device-lost callback if that is what happened.
+                let _ = self.inner.device.poll(wgpu::PollType::Poll);
+                self.check_alive().err().unwrap_or(e)
+            })
+    }
+
+    /// Submits one command buffer, counted in [`ContextStats::submits`].
+    pub(crate) fn submit(&self, commands: wgpu::CommandBuffer) {
+        self.inner.submits.fetch_add(1, Ordering::Relaxed);
+        self.inner.queue.submit([commands]);
+    }
+
+    /// Waits for `staging` (blocking) and returns its f32s.
+    pub(crate) fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+        self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
+        readback::read_f32(&self.inner.device, staging)
+    }
+
+    /// Waits for `staging` off the executor's thread and returns its f32s.
+    pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+        self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
+        readback::read_f32_async(&self.inner.device, staging).await
     }
 
     /// Whether two handles share one context (and so one device).

@@ -5,8 +5,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ndarray::{Array4, ArrayView1, ArrayView4};
-use wgpu::util::DeviceExt;
 
+use crate::buffers;
 use crate::context::GpuContext;
 use crate::cpu::shape4;
 use crate::error::{Conv2dError, Result};
@@ -15,8 +15,7 @@ use crate::kernels::{Kernel, PipelineKey, DIRECT_WORKGROUP_SIZE};
 use crate::limits::{check_buffer, FoldedGrid};
 use crate::params::Conv2dParams;
 use crate::plan::{self, Budget, Piece};
-use crate::tensor::{shaped, staging_buffer, GpuTensor, TENSOR_USAGE};
-use crate::{readback, scope};
+use crate::tensor::{shaped, GpuTensor};
 
 /// A Conv2D layer on the GPU: weights, bias and pipeline are uploaded and built
 /// once by [`GpuConv2d::new`]; a forward pass only moves the input and output.
@@ -123,20 +122,21 @@ impl GpuConv2d {
         };
         let device = &ctx.inner.device;
         let kernel = ctx.inner.kernels.direct(device, limits, key)?;
-        let (weight_chunks, bias) = scope::capture(device, "uploading weights and bias", || {
+        let (weight_chunks, bias) = ctx.capture("uploading weights and bias", || {
             let chunks = chunks
                 .into_iter()
                 .map(|channels| {
                     let part = weights.slice(ndarray::s![.., .., .., channels.clone()]);
                     let part = part.as_standard_layout();
                     let data = part.as_slice().expect("standard layout is contiguous");
-                    WeightChunk {
-                        buffer: storage_init(device, "conv2d weights", data),
-                        channels,
-                    }
+                    let buffer = buffers::tensor_init(device, "conv2d weights", data)?;
+                    Ok(WeightChunk { channels, buffer })
                 })
-                .collect();
-            (chunks, storage_init(device, "conv2d bias", &bias_data))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((
+                chunks,
+                buffers::tensor_init(device, "conv2d bias", &bias_data)?,
+            ))
         })?;
         Ok(GpuConv2d {
             ctx: ctx.clone(),
@@ -158,7 +158,7 @@ impl GpuConv2d {
     /// captured during the dispatch, or a failed readback.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let (staging, shape) = self.submit_forward(x)?;
-        shaped(shape, readback::read_f32(&self.ctx.inner.device, &staging)?)
+        shaped(shape, self.ctx.read_back(&staging)?)
     }
 
     /// The async form of [`GpuConv2d::forward`]: the wait for the device happens
@@ -168,10 +168,7 @@ impl GpuConv2d {
     /// As [`GpuConv2d::forward`].
     pub async fn forward_async(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
         let (staging, shape) = self.submit_forward(x)?;
-        shaped(
-            shape,
-            readback::read_f32_async(&self.ctx.inner.device, &staging).await?,
-        )
+        shaped(shape, self.ctx.read_back_async(&staging).await?)
     }
 
     /// Runs the convolution on a device tensor and leaves the result on the
@@ -209,12 +206,12 @@ impl GpuConv2d {
         let device = &self.ctx.inner.device;
         let output_shape = geometry.output_shape();
         let output_bytes = check_buffer("output", &output_shape, &self.ctx.inner.limits)?;
-        let output = scope::capture(device, "running the direct conv2d", || {
-            let output = tensor_buffer(device, output_bytes);
+        let output = self.ctx.capture("running the direct conv2d", || {
+            let output = buffers::tensor(device, "conv2d output", output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &x.buffer, &output, &geometry, &pieces);
-            self.ctx.inner.queue.submit([encoder.finish()]);
-            output
+            self.encode(&mut encoder, &x.buffer, &output, &geometry, &pieces)?;
+            self.ctx.submit(encoder.finish());
+            Ok(output)
         })?;
         Ok(GpuTensor {
             ctx: self.ctx.clone(),
@@ -267,15 +264,15 @@ impl GpuConv2d {
         let x = x.as_standard_layout();
         let input_data = x.as_slice().expect("standard layout is contiguous");
         let device = &self.ctx.inner.device;
-        let staging = scope::capture(device, "running the direct conv2d", || {
-            let input = storage_init(device, "conv2d input", input_data);
-            let output = tensor_buffer(device, output_bytes);
-            let staging = staging_buffer(device, output_bytes);
+        let staging = self.ctx.capture("running the direct conv2d", || {
+            let input = buffers::tensor_init(device, "conv2d input", input_data)?;
+            let output = buffers::tensor(device, "conv2d output", output_bytes);
+            let staging = buffers::staging(device, output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &input, &output, &geometry, &pieces);
+            self.encode(&mut encoder, &input, &output, &geometry, &pieces)?;
             encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
-            self.ctx.inner.queue.submit([encoder.finish()]);
-            staging
+            self.ctx.submit(encoder.finish());
+            Ok(staging)
         })?;
         Ok((staging, output_shape))
     }
@@ -303,7 +300,7 @@ impl GpuConv2d {
         output: &wgpu::Buffer,
         g: &ConvGeometry,
         pieces: &[Piece],
-    ) {
+    ) -> Result<()> {
         let device = &self.ctx.inner.device;
         let limits = &self.ctx.inner.limits;
         let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
@@ -344,11 +341,12 @@ impl GpuConv2d {
                     oc_offset: chunk.channels.start as u32,
                     chunk_c: chunk.channels.len() as u32,
                 };
-                let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("conv2d params"),
-                    contents: bytemuck::bytes_of(&params),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
+                let uniform = buffers::init(
+                    device,
+                    "conv2d params",
+                    bytemuck::bytes_of(&params),
+                    wgpu::BufferUsages::UNIFORM,
+                )?;
                 let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("conv2d_direct"),
                     layout: &self.kernel.layout,
@@ -372,6 +370,7 @@ impl GpuConv2d {
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(grid.x, grid.y, 1);
         }
+        Ok(())
     }
 }
 
@@ -398,21 +397,4 @@ fn binding(index: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<
         binding: index,
         resource: wgpu::BindingResource::Buffer(buffer),
     }
-}
-
-fn storage_init(device: &wgpu::Device, label: &str, data: &[f32]) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(data),
-        usage: TENSOR_USAGE,
-    })
-}
-
-fn tensor_buffer(device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("conv2d output"),
-        size: bytes,
-        usage: TENSOR_USAGE,
-        mapped_at_creation: false,
-    })
 }

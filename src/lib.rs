@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod buffers;
 mod context;
 mod conv;
 mod cpu;
@@ -40,7 +41,7 @@ mod readback;
 mod scope;
 mod tensor;
 
-pub use context::GpuContext;
+pub use context::{ContextStats, GpuContext};
 pub use conv::GpuConv2d;
 pub use cpu::conv2d_cpu;
 pub use error::{Conv2dError, Result};

@@ -1,14 +1,17 @@
 //! Copying a result from the device into host memory, blocking or async.
 
 use crate::error::{Conv2dError, Result};
+use crate::scope;
 
 /// Maps `staging` (a `MAP_READ` buffer of f32s whose copy was already
 /// submitted), waits for the device on this thread, and returns its contents.
 pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
     let (sender, receiver) = std::sync::mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        let _ = sender.send(result); // the receiver outlives the wait below
-    });
+    scope::capture(device, "mapping the result buffer", || {
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result); // the receiver outlives the wait below
+        })
+    })?;
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(poll_error)?;
@@ -26,9 +29,11 @@ pub(crate) async fn read_f32_async(
     staging: &wgpu::Buffer,
 ) -> Result<Vec<f32>> {
     let (sender, receiver) = futures_channel::oneshot::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        let _ = sender.send(result); // a dropped future no longer wants it
-    });
+    scope::capture(device, "mapping the result buffer", || {
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result); // a dropped future no longer wants it
+        })
+    })?;
     let waiter = device.clone();
     let poller = std::thread::spawn(move || waiter.poll(wgpu::PollType::wait_indefinitely()));
     let mapped = receiver.await;

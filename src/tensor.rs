@@ -1,13 +1,12 @@
 //! `GpuTensor`: an NHWC f32 tensor that lives on the device.
 
 use ndarray::{Array4, ArrayView4};
-use wgpu::util::DeviceExt;
 
+use crate::buffers;
 use crate::context::GpuContext;
 use crate::cpu::shape4;
 use crate::error::{Conv2dError, Result};
 use crate::limits::check_buffer;
-use crate::{readback, scope};
 
 /// An NHWC `f32` tensor on the device: the input and output of
 /// [`GpuConv2d::forward_tensor`](crate::GpuConv2d::forward_tensor), so layers can be
@@ -50,12 +49,8 @@ impl GpuContext {
         let x = x.as_standard_layout();
         let data = x.as_slice().expect("standard layout is contiguous");
         let device = &self.inner.device;
-        let buffer = scope::capture(device, "uploading a tensor", || {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("conv2d tensor"),
-                contents: bytemuck::cast_slice(data),
-                usage: TENSOR_USAGE,
-            })
+        let buffer = self.capture("uploading a tensor", || {
+            buffers::tensor_init(device, "conv2d tensor", data)
         })?;
         Ok(GpuTensor {
             ctx: self.clone(),
@@ -64,11 +59,6 @@ impl GpuContext {
         })
     }
 }
-
-/// Usage of every tensor buffer: bound by kernels, copied in and out.
-pub(crate) const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
-    .union(wgpu::BufferUsages::COPY_SRC)
-    .union(wgpu::BufferUsages::COPY_DST);
 
 impl GpuTensor {
     /// The shape, NHWC.
@@ -92,7 +82,7 @@ impl GpuTensor {
     /// A lost device, a wgpu error, or a failed map.
     pub fn to_array(&self) -> Result<Array4<f32>> {
         let staging = self.copy_to_staging()?;
-        let values = readback::read_f32(&self.ctx.inner.device, &staging)?;
+        let values = self.ctx.read_back(&staging)?;
         self.shaped(values)
     }
 
@@ -102,35 +92,25 @@ impl GpuTensor {
     /// As [`GpuTensor::to_array`].
     pub async fn to_array_async(&self) -> Result<Array4<f32>> {
         let staging = self.copy_to_staging()?;
-        let values = readback::read_f32_async(&self.ctx.inner.device, &staging).await?;
+        let values = self.ctx.read_back_async(&staging).await?;
         self.shaped(values)
     }
 
     fn copy_to_staging(&self) -> Result<wgpu::Buffer> {
         self.ctx.check_alive()?;
         let device = &self.ctx.inner.device;
-        scope::capture(device, "reading a tensor back", || {
-            let staging = staging_buffer(device, self.buffer.size());
+        self.ctx.capture("reading a tensor back", || {
+            let staging = buffers::staging(device, self.buffer.size());
             let mut encoder = device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, self.buffer.size());
-            self.ctx.inner.queue.submit([encoder.finish()]);
-            staging
+            self.ctx.submit(encoder.finish());
+            Ok(staging)
         })
     }
 
-    pub(crate) fn shaped(&self, values: Vec<f32>) -> Result<Array4<f32>> {
+    fn shaped(&self, values: Vec<f32>) -> Result<Array4<f32>> {
         shaped(self.shape, values)
     }
-}
-
-/// A host-mappable buffer of `bytes` to copy results into.
-pub(crate) fn staging_buffer(device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("conv2d readback"),
-        size: bytes,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
 }
 
 pub(crate) fn shaped(shape: [usize; 4], values: Vec<f32>) -> Result<Array4<f32>> {

@@ -1,0 +1,251 @@
+//! Device-resident chaining, async forms, threads, device loss and memory.
+
+mod common;
+
+use common::{assert_matches_reference, random1, random4};
+use conv2d_wgpu::{
+    conv2d_cpu, Activation, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, GpuTensor, Padding,
+};
+use ndarray::Array4;
+
+fn same(activation: Activation, groups: usize) -> Conv2dParams {
+    Conv2dParams {
+        padding: Padding::Same,
+        groups,
+        activation,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GpuContext>();
+    assert_send_sync::<GpuConv2d>();
+    assert_send_sync::<GpuTensor>();
+}
+
+#[test]
+fn a_three_layer_chain_stays_on_the_device_and_matches_the_cpu() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = &GpuContext::new().unwrap(); // its own, so other tests' work is not counted
+                                           // 3x3 conv 3 -> 8 (relu6), depthwise 3x3 on 8 (silu), 1x1 conv 8 -> 5 (tanh).
+    let layers = [
+        (
+            random4([3, 3, 3, 8], 1),
+            random1(8, 2),
+            same(Activation::Relu6, 1),
+        ),
+        (
+            random4([3, 3, 1, 8], 3),
+            random1(8, 4),
+            same(Activation::Silu, 8),
+        ),
+        (
+            random4([1, 1, 8, 5], 5),
+            random1(5, 6),
+            same(Activation::Tanh, 1),
+        ),
+    ];
+    let x = random4([2, 12, 11, 3], 7);
+
+    let mut expected = x.clone();
+    for (w, b, p) in &layers {
+        expected = conv2d_cpu(expected.view(), w.view(), Some(b.view()), *p).unwrap();
+    }
+    let gpu_layers: Vec<GpuConv2d> = layers
+        .iter()
+        .map(|(w, b, p)| GpuConv2d::new(ctx, w.view(), Some(b.view()), *p).unwrap())
+        .collect();
+
+    let before = ctx.stats();
+    let mut t = ctx.upload(x.view()).unwrap();
+    for layer in &gpu_layers {
+        t = layer.forward_tensor(&t).unwrap();
+    }
+    let after_chain = ctx.stats();
+    assert_eq!(
+        after_chain.readbacks, before.readbacks,
+        "the chain must read nothing back"
+    );
+    assert_eq!(
+        after_chain.submits - before.submits,
+        3,
+        "one submit per layer"
+    );
+    assert_eq!(t.shape(), [2, 12, 11, 5]);
+    let y = t.to_array().unwrap();
+    assert_eq!(ctx.stats().readbacks - before.readbacks, 1);
+
+    // Each layer in f32 on both sides: compare the chain with a tolerance that
+    // grows with the three reductions (the last layer's check against the CPU
+    // chain's own intermediate keeps the bound honest).
+    let mut intermediate = x.clone();
+    for (w, b, p) in &layers[..2] {
+        intermediate = conv2d_cpu(intermediate.view(), w.view(), Some(b.view()), *p).unwrap();
+    }
+    let (w, b, p) = &layers[2];
+    let tail = gpu_layers[2].forward(intermediate.view()).unwrap();
+    assert_matches_reference(
+        &tail,
+        intermediate.view(),
+        w.view(),
+        Some(b.view()),
+        *p,
+        "last layer",
+    );
+    let worst = (&y - &expected).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+    assert!(worst < 1e-4, "chain differs from the CPU chain by {worst}");
+}
+
+#[test]
+fn a_tensor_from_another_context_is_an_error() {
+    let Some(ctx) = common::gpu() else { return };
+    let other = GpuContext::new().unwrap();
+    let conv = GpuConv2d::new(
+        ctx,
+        random4([1, 1, 2, 2], 1).view(),
+        None,
+        Conv2dParams::default(),
+    )
+    .unwrap();
+    let foreign = other.upload(random4([1, 3, 3, 2], 2).view()).unwrap();
+    let e = conv.forward_tensor(&foreign).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Conv2dError::ContextMismatch {
+                shape: [1, 3, 3, 2],
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("another GpuContext"), "{e}");
+}
+
+#[test]
+fn async_forms_run_on_a_plain_executor() {
+    let Some(_) = common::gpu() else { return };
+    futures::executor::block_on(async {
+        let ctx = GpuContext::new_async().await.unwrap();
+        let w = random4([3, 3, 2, 3], 11);
+        let p = same(Activation::Sigmoid, 1);
+        let conv = GpuConv2d::new(&ctx, w.view(), None, p).unwrap();
+        let inputs: Vec<Array4<f32>> = (0..4)
+            .map(|i| random4([1, 5 + i, 6, 2], 20 + i as u64))
+            .collect();
+        // Several forwards in flight on one executor thread.
+        let outputs =
+            futures::future::join_all(inputs.iter().map(|x| conv.forward_async(x.view()))).await;
+        for (x, y) in inputs.iter().zip(outputs) {
+            assert_matches_reference(&y.unwrap(), x.view(), w.view(), None, p, "forward_async");
+        }
+        let t = conv
+            .forward_tensor(&ctx.upload(inputs[0].view()).unwrap())
+            .unwrap();
+        let y = t.to_array_async().await.unwrap();
+        assert_matches_reference(&y, inputs[0].view(), w.view(), None, p, "to_array_async");
+    });
+}
+
+#[test]
+fn eight_threads_share_layers_with_mixed_shapes() {
+    let Some(ctx) = common::gpu() else { return };
+    let layers: Vec<_> = [
+        (random4([3, 3, 2, 4], 1), same(Activation::Relu, 1)),
+        (random4([3, 3, 1, 2], 2), same(Activation::Linear, 2)),
+        (random4([1, 1, 2, 3], 3), Conv2dParams::default()),
+    ]
+    .into_iter()
+    .map(|(w, p)| (GpuConv2d::new(ctx, w.view(), None, p).unwrap(), w, p))
+    .collect();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for thread in 0..8 {
+            let (layers, calls) = (&layers, &calls);
+            s.spawn(move || {
+                for i in 0..50 {
+                    let (conv, w, p) = &layers[(thread + i) % layers.len()];
+                    let x = random4(
+                        [1 + i % 2, 3 + (thread + i) % 5, 4 + i % 3, 2],
+                        (thread * 100 + i) as u64,
+                    );
+                    let y = if i % 2 == 0 {
+                        conv.forward(x.view()).unwrap()
+                    } else {
+                        conv.forward_tensor(&ctx.upload(x.view()).unwrap())
+                            .unwrap()
+                            .to_array()
+                            .unwrap()
+                    };
+                    assert_matches_reference(
+                        &y,
+                        x.view(),
+                        w.view(),
+                        None,
+                        *p,
+                        &format!("thread {thread} call {i}"),
+                    );
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(calls.into_inner(), 400);
+}
+
+#[test]
+fn a_lost_device_gives_errors_on_every_later_call() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = GpuContext::new().unwrap(); // its own device, destroyed below
+    let w = random4([3, 3, 2, 2], 1);
+    let conv = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default()).unwrap();
+    let x = random4([1, 5, 5, 2], 2);
+    let kept = ctx.upload(x.view()).unwrap();
+    ctx.device().destroy();
+    let lost = |e: Conv2dError| assert!(matches!(e, Conv2dError::DeviceLost(_)), "{e}");
+    for _ in 0..3 {
+        lost(conv.forward(x.view()).unwrap_err());
+        lost(conv.forward_tensor(&kept).unwrap_err());
+        lost(kept.to_array().unwrap_err());
+        lost(ctx.upload(x.view()).unwrap_err());
+        lost(
+            GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default())
+                .err()
+                .unwrap(),
+        );
+        lost(futures::executor::block_on(conv.forward_async(x.view())).unwrap_err());
+    }
+}
+
+/// Resident set size in KiB, from /proc (Linux only).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn ten_thousand_forwards_leave_rss_flat() {
+    let Some(ctx) = common::gpu() else { return };
+    let w = random4([3, 3, 4, 4], 1);
+    let conv = GpuConv2d::new(ctx, w.view(), None, same(Activation::Relu, 1)).unwrap();
+    let x = random4([1, 8, 8, 4], 2);
+    for _ in 0..1000 {
+        conv.forward(x.view()).unwrap(); // warm caches and allocator pools
+    }
+    let Some(start) = rss_kib() else { return };
+    for _ in 0..9000 {
+        conv.forward(x.view()).unwrap();
+    }
+    let end = rss_kib().unwrap();
+    let growth = end as i64 - start as i64;
+    eprintln!(
+        "RSS after 1,000 forwards: {start} KiB; after 10,000: {end} KiB (growth {growth} KiB)"
+    );
+    assert!(
+        growth < 8 * 1024,
+        "RSS grew by {growth} KiB over 9,000 forwards"
+    );
+}
