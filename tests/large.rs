@@ -1,0 +1,33 @@
+//! A real tensor above llvmpipe's (and wgpu's default) 128 MiB storage-binding
+//! limit, split by the planner and checked against the CPU reference. Ignored by
+//! default (it needs ~1 GiB of memory and tens of seconds on llvmpipe); run with
+//! `cargo test --release --test large -- --ignored --nocapture`.
+
+mod common;
+
+use common::{assert_matches_reference, random1, random4};
+use conv2d_wgpu::{Activation, Conv2dParams, GpuConv2d, Padding};
+
+#[test]
+#[ignore = "large: ~150 MiB input, run explicitly"]
+fn an_input_above_the_binding_limit_matches_the_cpu() {
+    let Some(ctx) = common::gpu() else { return };
+    let limit = ctx.limits().max_storage_buffer_binding_size;
+    let input = [1, 2048, 2048, 9];
+    let bytes = input.iter().product::<usize>() as u64 * 4;
+    assert!(bytes > limit, "the input must exceed the binding limit ({bytes} <= {limit})");
+    let x = random4(input, 1);
+    let w = random4([3, 3, 9, 4], 2);
+    let b = random1(4, 3);
+    let p = Conv2dParams { padding: Padding::Same, activation: Activation::Relu, ..Default::default() };
+    let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p).unwrap();
+    let start = std::time::Instant::now();
+    let y = conv.forward(x.view()).unwrap();
+    eprintln!(
+        "input {input:?} = {:.1} MiB (binding limit {:.1} MiB): GPU forward in {:.2?}",
+        bytes as f64 / (1 << 20) as f64,
+        limit as f64 / (1 << 20) as f64,
+        start.elapsed()
+    );
+    assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, "large input");
+}
