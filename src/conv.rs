@@ -2,16 +2,16 @@
 
 use std::num::NonZeroU64;
 use std::ops::Range;
-use std::sync::Arc;
 
 use ndarray::{Array4, ArrayView1, ArrayView4};
 
+use crate::algorithm::Algorithm;
 use crate::buffers;
 use crate::context::GpuContext;
 use crate::cpu::shape4;
 use crate::error::{Conv2dError, Result};
 use crate::geometry::{ConvGeometry, LayerShape};
-use crate::kernels::{Kernel, PipelineKey, DIRECT_WORKGROUP_SIZE};
+use crate::kernels::{KernelKind, PipelineKey, WORKGROUP_SIZE};
 use crate::limits::{check_buffer, FoldedGrid};
 use crate::params::Conv2dParams;
 use crate::plan::{self, Budget, Piece};
@@ -41,20 +41,23 @@ pub struct GpuConv2d {
     /// Weights split by output channel so each chunk fits one binding (usually one chunk).
     weight_chunks: Vec<WeightChunk>,
     bias: wgpu::Buffer,
-    kernel: Arc<Kernel>,
+    /// Set by [`GpuConv2d::with_algorithm`]; otherwise chosen per input shape.
+    forced: Option<Algorithm>,
 }
 
 struct WeightChunk {
     channels: Range<usize>,
-    /// HWIO `(kh, kw, cin / groups, channels.len())`.
+    /// Floats per weight row: `channels.len()` rounded up to a multiple of 4.
+    w_stride: usize,
+    /// HWIO `(kh, kw, cin / groups, w_stride)`, the padding columns zero.
     buffer: wgpu::Buffer,
 }
 
-/// The direct kernel's uniform block; field order matches `Params` in
-/// `shaders/conv2d_direct.wgsl`, padded to a multiple of 16 bytes.
+/// The kernels' uniform block; field order matches `Params` in
+/// `shaders/common.wgsl`, padded to a multiple of 16 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct DirectParams {
+struct ConvParams {
     batch: u32,
     in_h: u32,
     in_w: u32,
@@ -79,6 +82,8 @@ struct DirectParams {
     out_base: u32,
     oc_offset: u32,
     chunk_c: u32,
+    w_stride: u32,
+    _pad: [u32; 3],
 }
 
 impl GpuConv2d {
@@ -101,7 +106,7 @@ impl GpuConv2d {
         let limits = &ctx.inner.limits;
         check_buffer("weights", &layer.weights, limits)?;
         check_buffer("bias", &[layer.out_channels()], limits)?;
-        let budget = Budget::new(limits, u64::from(DIRECT_WORKGROUP_SIZE));
+        let budget = Budget::new(limits, 1);
         let chunks = plan::weight_chunks(layer.weights, &budget)?;
         if layer.out_channels() as u64 > budget.binding_elements {
             return Err(Conv2dError::TensorTooLarge {
@@ -116,21 +121,36 @@ impl GpuConv2d {
             Some(b) => b.to_vec(),
             None => vec![0.0; layer.out_channels()],
         };
-        let key = PipelineKey {
-            activation: params.activation.shader_code(),
-            workgroup_size: DIRECT_WORKGROUP_SIZE,
-        };
         let device = &ctx.inner.device;
-        let kernel = ctx.inner.kernels.direct(device, limits, key)?;
+        // The baseline kernel serves every layer: compile it now so that a
+        // layer that constructs is a layer that runs.
+        ctx.inner.kernels.pipeline(
+            device,
+            limits,
+            PipelineKey {
+                kind: KernelKind::Direct,
+                activation: params.activation.shader_code(),
+            },
+        )?;
         let (weight_chunks, bias) = ctx.capture("uploading weights and bias", || {
             let chunks = chunks
                 .into_iter()
                 .map(|channels| {
+                    let w_stride = channels.len().next_multiple_of(4);
                     let part = weights.slice(ndarray::s![.., .., .., channels.clone()]);
-                    let part = part.as_standard_layout();
-                    let data = part.as_slice().expect("standard layout is contiguous");
-                    let buffer = buffers::tensor_init(device, "conv2d weights", data)?;
-                    Ok(WeightChunk { channels, buffer })
+                    let mut padded = vec![0.0f32; part.len() / channels.len() * w_stride];
+                    for (row, values) in padded.chunks_mut(w_stride).zip(part.rows()) {
+                        row[..values.len()]
+                            .iter_mut()
+                            .zip(values)
+                            .for_each(|(d, s)| *d = *s);
+                    }
+                    let buffer = buffers::tensor_init(device, "conv2d weights", &padded)?;
+                    Ok(WeightChunk {
+                        channels,
+                        w_stride,
+                        buffer,
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok((
@@ -144,7 +164,7 @@ impl GpuConv2d {
             has_bias,
             weight_chunks,
             bias,
-            kernel,
+            forced: None,
         })
     }
 
@@ -202,22 +222,76 @@ impl GpuConv2d {
                 layer_adapter: self.ctx.inner.info.name.clone(),
             });
         }
-        let (geometry, pieces) = self.plan(x.shape)?;
+        let run = self.plan(x.shape)?;
         let device = &self.ctx.inner.device;
-        let output_shape = geometry.output_shape();
-        let output_bytes = check_buffer("output", &output_shape, &self.ctx.inner.limits)?;
-        let output = self.ctx.capture("running the direct conv2d", || {
+        let output_bytes = check_buffer("output", &run.output_shape, &self.ctx.inner.limits)?;
+        let output = self.ctx.capture("running a conv2d", || {
             let output = buffers::tensor(device, "conv2d output", output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &x.buffer, &output, &geometry, &pieces)?;
+            self.encode(&mut encoder, &x.buffer, &output, &run)?;
             self.ctx.submit(encoder.finish());
             Ok(output)
         })?;
         Ok(GpuTensor {
             ctx: self.ctx.clone(),
             buffer: output,
-            shape: output_shape,
+            shape: run.output_shape,
         })
+    }
+
+    /// The algorithm a forward pass on an NHWC input of this shape runs: the one
+    /// forced with [`GpuConv2d::with_algorithm`], or the heuristic's choice.
+    ///
+    /// # Errors
+    /// The shape errors of [`GpuConv2d::forward`], or
+    /// [`Conv2dError::UnsupportedAlgorithm`] when a forced algorithm cannot run it.
+    pub fn algorithm_for(&self, input: [usize; 4]) -> Result<Algorithm> {
+        let geometry = self.layer.geometry(input)?;
+        self.choose(&geometry)
+    }
+
+    /// The same layer, always run with `algorithm` (for tests and benchmarks).
+    ///
+    /// # Errors
+    /// [`Conv2dError::UnsupportedAlgorithm`] when the algorithm cannot run this
+    /// layer for any input. (`Gemm` also depends on the input; a forward pass on
+    /// an input it cannot run returns that error then.)
+    ///
+    /// # Example
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Algorithm, Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::ones((3, 3, 4, 8)).view(), None, Conv2dParams::default())?;
+    /// assert_eq!(conv.algorithm_for([1, 16, 16, 4])?, Algorithm::ImplicitGemm);
+    /// let direct = conv.with_algorithm(Algorithm::Direct)?;
+    /// assert_eq!(direct.algorithm_for([1, 16, 16, 4])?, Algorithm::Direct);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Self> {
+        // A representative input: the kernel's own extent, unpadded.
+        let p = &self.layer.params;
+        let probe = [
+            1,
+            (self.layer.weights[0] - 1) * p.dilation[0] + 1,
+            (self.layer.weights[1] - 1) * p.dilation[1] + 1,
+            self.layer.in_channels()?,
+        ];
+        let probe = LayerShape {
+            params: Conv2dParams {
+                padding: crate::params::Padding::Valid,
+                ..*p
+            },
+            ..self.layer
+        }
+        .geometry(probe)?;
+        let needs_input = algorithm == Algorithm::Gemm;
+        if let (Some(reason), false) = (algorithm.unsupported(&probe), needs_input) {
+            return Err(unsupported(algorithm, reason, &self.layer));
+        }
+        self.forced = Some(algorithm);
+        Ok(self)
     }
 
     /// The output shape `[n, ho, wo, cout]` for an NHWC input shape.
@@ -256,40 +330,72 @@ impl GpuConv2d {
 
     /// Uploads `x`, encodes the dispatches and the copy to a staging buffer, submits once.
     fn submit_forward(&self, x: ArrayView4<f32>) -> Result<(wgpu::Buffer, [usize; 4])> {
-        let (geometry, pieces) = self.plan(shape4(x.shape()))?;
+        let run = self.plan(shape4(x.shape()))?;
         let limits = &self.ctx.inner.limits;
-        check_buffer("input", &geometry.input_shape(), limits)?;
-        let output_shape = geometry.output_shape();
-        let output_bytes = check_buffer("output", &output_shape, limits)?;
+        check_buffer("input", &shape4(x.shape()), limits)?;
+        let output_bytes = check_buffer("output", &run.output_shape, limits)?;
         let x = x.as_standard_layout();
         let input_data = x.as_slice().expect("standard layout is contiguous");
         let device = &self.ctx.inner.device;
-        let staging = self.ctx.capture("running the direct conv2d", || {
+        let staging = self.ctx.capture("running a conv2d", || {
             let input = buffers::tensor_init(device, "conv2d input", input_data)?;
             let output = buffers::tensor(device, "conv2d output", output_bytes);
             let staging = buffers::staging(device, output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &input, &output, &geometry, &pieces)?;
+            self.encode(&mut encoder, &input, &output, &run)?;
             encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
             self.ctx.submit(encoder.finish());
             Ok(staging)
         })?;
-        Ok((staging, output_shape))
+        Ok((staging, run.output_shape))
     }
 
-    /// Checks the input shape against the layer and splits the work to fit the limits.
-    fn plan(&self, input: [usize; 4]) -> Result<(ConvGeometry, Vec<Piece>)> {
+    fn choose(&self, g: &ConvGeometry) -> Result<Algorithm> {
+        match self.forced {
+            None => Ok(Algorithm::select(g)),
+            Some(forced) => match forced.unsupported(g) {
+                None => Ok(forced),
+                Some(reason) => Err(unsupported(forced, reason, &self.layer)),
+            },
+        }
+    }
+
+    /// Checks the input shape, picks the algorithm and its kernel, and splits
+    /// the work to fit the device's limits.
+    fn plan(&self, input: [usize; 4]) -> Result<Run> {
         let geometry = self.layer.geometry(input)?;
+        let algorithm = self.choose(&geometry)?;
+        let (lowered, kind) = algorithm
+            .lower(&geometry)
+            .expect("choose returns algorithms that support the geometry");
         self.ctx.check_alive()?;
-        let budget = Budget::new(&self.ctx.inner.limits, u64::from(DIRECT_WORKGROUP_SIZE));
+        let limits = &self.ctx.inner.limits;
+        let budget = Budget::new(
+            limits,
+            u64::from(WORKGROUP_SIZE) * kind.min_outputs_per_invocation(),
+        );
         let widest = self
             .weight_chunks
             .iter()
             .map(|c| c.channels.len())
             .max()
             .unwrap_or(1);
-        let pieces = plan::pieces(&geometry, widest, &budget)?;
-        Ok((geometry, pieces))
+        let pieces = plan::pieces(&lowered, widest, &budget)?;
+        let pipeline = self.ctx.inner.kernels.pipeline(
+            &self.ctx.inner.device,
+            limits,
+            PipelineKey {
+                kind,
+                activation: self.layer.params.activation.shader_code(),
+            },
+        )?;
+        Ok(Run {
+            geometry: lowered,
+            output_shape: geometry.output_shape(),
+            kind,
+            pieces,
+            pipeline,
+        })
     }
 
     /// One dispatch per (piece, weight chunk), into one compute pass.
@@ -298,24 +404,34 @@ impl GpuConv2d {
         encoder: &mut wgpu::CommandEncoder,
         input: &wgpu::Buffer,
         output: &wgpu::Buffer,
-        g: &ConvGeometry,
-        pieces: &[Piece],
+        run: &Run,
     ) -> Result<()> {
         let device = &self.ctx.inner.device;
         let limits = &self.ctx.inner.limits;
+        let layout = self.ctx.inner.kernels.layout(device)?;
         let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
+        let g = &run.geometry;
         let mut work = Vec::new();
-        for piece in pieces {
+        for piece in &run.pieces {
             let (input_binding, in_base) = sub_binding(input, piece.input_elements(g), alignment);
             let (output_binding, out_base) =
                 sub_binding(output, piece.output_elements(g), alignment);
             for chunk in &self.weight_chunks {
-                let outputs = (piece.images.len() * piece.out_rows.len() * g.out_w) as u64
-                    * chunk.channels.len() as u64;
-                let groups = outputs.div_ceil(u64::from(DIRECT_WORKGROUP_SIZE));
+                let rows = (piece.images.len() * piece.out_rows.len()) as u64;
+                let invocations = run.kind.invocations(
+                    rows,
+                    g.out_w as u64,
+                    chunk.channels.len() as u64,
+                    chunk.w_stride as u64,
+                );
+                let groups = invocations.div_ceil(u64::from(WORKGROUP_SIZE));
                 let grid = FoldedGrid::new(groups, limits.max_compute_workgroups_per_dimension)
-                    .expect("plan keeps every piece within the dispatch limit");
-                let params = DirectParams {
+                    .ok_or(Conv2dError::DispatchTooLarge {
+                        output_shape: run.output_shape,
+                        outputs: invocations,
+                        max_per_dimension: limits.max_compute_workgroups_per_dimension,
+                    })?;
+                let params = ConvParams {
                     batch: piece.images.len() as u32,
                     in_h: piece.in_rows.len() as u32,
                     in_w: g.in_w as u32,
@@ -333,13 +449,15 @@ impl GpuConv2d {
                     pad_left: g.pad_left as i32,
                     in_c_per_group: g.in_c_per_group() as u32,
                     out_c_per_group: g.out_c_per_group() as u32,
-                    total: outputs as u32,
-                    row_stride: grid.x * DIRECT_WORKGROUP_SIZE,
+                    total: invocations as u32,
+                    row_stride: grid.x * WORKGROUP_SIZE,
                     leaky_slope: self.layer.params.activation.slope(),
                     in_base,
                     out_base,
                     oc_offset: chunk.channels.start as u32,
                     chunk_c: chunk.channels.len() as u32,
+                    w_stride: chunk.w_stride as u32,
+                    _pad: [0; 3],
                 };
                 let uniform = buffers::init(
                     device,
@@ -348,8 +466,8 @@ impl GpuConv2d {
                     wgpu::BufferUsages::UNIFORM,
                 )?;
                 let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("conv2d_direct"),
-                    layout: &self.kernel.layout,
+                    label: Some("conv2d"),
+                    layout: &layout,
                     entries: &[
                         binding(0, input_binding.clone()),
                         binding(1, chunk.buffer.as_entire_buffer_binding()),
@@ -362,15 +480,34 @@ impl GpuConv2d {
             }
         }
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("conv2d_direct"),
+            label: Some("conv2d"),
             timestamp_writes: None,
         });
-        pass.set_pipeline(&self.kernel.pipeline);
+        pass.set_pipeline(&run.pipeline);
         for (bind_group, grid) in &work {
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(grid.x, grid.y, 1);
         }
         Ok(())
+    }
+}
+
+/// Everything one forward pass needs, decided before touching the device.
+struct Run {
+    /// The geometry the kernel sees (a GEMM view for `Algorithm::Gemm`).
+    geometry: ConvGeometry,
+    output_shape: [usize; 4],
+    kind: KernelKind,
+    pieces: Vec<Piece>,
+    pipeline: std::sync::Arc<wgpu::ComputePipeline>,
+}
+
+fn unsupported(algorithm: Algorithm, reason: &'static str, layer: &LayerShape) -> Conv2dError {
+    Conv2dError::UnsupportedAlgorithm {
+        algorithm: format!("{algorithm:?}"),
+        reason,
+        weights_shape: layer.weights,
+        groups: layer.params.groups,
     }
 }
 

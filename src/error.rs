@@ -196,6 +196,22 @@ pub enum Conv2dError {
         layer_adapter: String,
     },
 
+    /// A forced [`Algorithm`](crate::Algorithm) cannot run this layer or input.
+    #[error(
+        "conv2d: algorithm {algorithm} cannot run weights HWIO {weights_shape:?} with groups \
+         {groups}: {reason}"
+    )]
+    UnsupportedAlgorithm {
+        /// The algorithm asked for.
+        algorithm: String,
+        /// What it needs.
+        reason: &'static str,
+        /// Weight shape, HWIO.
+        weights_shape: [usize; 4],
+        /// Number of groups.
+        groups: usize,
+    },
+
     /// The device was lost (destroyed, reset, or the driver failed); every later
     /// call on the context returns this.
     #[error("conv2d: the device was lost: {0}")]

@@ -166,10 +166,6 @@ pub(crate) struct ConvGeometry {
 }
 
 impl ConvGeometry {
-    pub fn input_shape(&self) -> [usize; 4] {
-        [self.batch, self.in_h, self.in_w, self.in_c]
-    }
-
     pub fn output_shape(&self) -> [usize; 4] {
         [self.batch, self.out_h, self.out_w, self.out_c]
     }

@@ -1,5 +1,5 @@
-//! WGSL kernels: their sources, bind-group layouts and compiled pipelines,
-//! cached per specialisation in the context.
+//! WGSL kernels: their sources, the bind-group layout they share, and compiled
+//! pipelines cached per specialisation in the context.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,62 +7,121 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Conv2dError, Result};
 use crate::scope;
 
-/// The direct convolution kernel's source.
-const DIRECT_WGSL: &str = include_str!("../shaders/conv2d_direct.wgsl");
+/// Uniform block and activation, prepended to every kernel.
+const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
 
-/// Invocations per workgroup of the direct kernel (its `WORKGROUP_SIZE` override).
-pub(crate) const DIRECT_WORKGROUP_SIZE: u32 = 64;
+/// Invocations per workgroup of every kernel (their `WORKGROUP_SIZE` override).
+pub(crate) const WORKGROUP_SIZE: u32 = 64;
+
+/// The compute shaders, one per file in `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KernelKind {
+    /// One invocation per output; any layer.
+    Direct,
+    /// Register-tiled implicit GEMM, vec4 input (cin % 4 == 0), groups 1.
+    IgemmVec4,
+    /// Register-tiled implicit GEMM, scalar input, groups 1.
+    IgemmScalar,
+    /// Depthwise, 4 channels x 8 pixels per invocation, cin % 4 == 0.
+    DepthwiseVec4,
+}
+
+impl KernelKind {
+    fn source(self) -> (&'static str, &'static str) {
+        match self {
+            KernelKind::Direct => (
+                "conv2d_direct.wgsl",
+                include_str!("../shaders/conv2d_direct.wgsl"),
+            ),
+            KernelKind::IgemmVec4 => (
+                "conv2d_igemm_vec4.wgsl",
+                include_str!("../shaders/conv2d_igemm_vec4.wgsl"),
+            ),
+            KernelKind::IgemmScalar => (
+                "conv2d_igemm_scalar.wgsl",
+                include_str!("../shaders/conv2d_igemm_scalar.wgsl"),
+            ),
+            KernelKind::DepthwiseVec4 => (
+                "conv2d_depthwise_vec4.wgsl",
+                include_str!("../shaders/conv2d_depthwise_vec4.wgsl"),
+            ),
+        }
+    }
+}
 
 /// What a pipeline is specialised on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PipelineKey {
+    pub kind: KernelKind,
     /// `Activation::shader_code`.
     pub activation: u32,
-    pub workgroup_size: u32,
-}
-
-/// A compiled kernel and the layout its bind group must follow.
-pub(crate) struct Kernel {
-    pub pipeline: wgpu::ComputePipeline,
-    pub layout: wgpu::BindGroupLayout,
 }
 
 /// Pipelines built so far on one device; never rebuilt per call.
 #[derive(Default)]
 pub(crate) struct KernelCache {
-    direct_module: Mutex<Option<(wgpu::ShaderModule, wgpu::BindGroupLayout)>>,
-    pipelines: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
+    layout: Mutex<Option<wgpu::BindGroupLayout>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
 impl KernelCache {
-    /// The direct kernel specialised on `key`, compiled on first use.
+    /// The bind-group layout every kernel follows: input, weights, bias (read),
+    /// output (read-write), params (uniform).
+    pub fn layout(&self, device: &wgpu::Device) -> Result<wgpu::BindGroupLayout> {
+        let mut slot = lock(&self.layout);
+        if let Some(layout) = slot.as_ref() {
+            return Ok(layout.clone());
+        }
+        let layout = scope::capture(device, "creating the bind-group layout", || {
+            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("conv2d"),
+                entries: &[
+                    storage_entry(0, true),
+                    storage_entry(1, true),
+                    storage_entry(2, true),
+                    storage_entry(3, false),
+                    uniform_entry(4),
+                ],
+            })
+        })?;
+        *slot = Some(layout.clone());
+        Ok(layout)
+    }
+
+    /// The kernel specialised on `key`, compiled on first use.
     ///
     /// # Errors
     /// A workgroup size beyond the device's limits, or a wgpu error while compiling.
-    pub fn direct(
+    pub fn pipeline(
         &self,
         device: &wgpu::Device,
         limits: &wgpu::Limits,
         key: PipelineKey,
-    ) -> Result<Arc<Kernel>> {
-        check_workgroup_size([key.workgroup_size, 1, 1], limits)?;
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        check_workgroup_size([WORKGROUP_SIZE, 1, 1], limits)?;
+        let layout = self.layout(device)?;
         let mut pipelines = lock(&self.pipelines);
-        if let Some(kernel) = pipelines.get(&key) {
-            return Ok(kernel.clone());
+        if let Some(pipeline) = pipelines.get(&key) {
+            return Ok(pipeline.clone());
         }
-        let (module, layout) = self.direct_module(device)?;
-        let kernel = scope::capture(device, "compiling the direct conv2d pipeline", || {
+        let (name, body) = key.kind.source();
+        let pipeline = scope::capture(device, "compiling a conv2d pipeline", || {
+            let source = format!("{COMMON_WGSL}\n{body}");
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("conv2d_direct"),
+                label: Some(name),
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
             let constants = [
                 ("ACTIVATION", f64::from(key.activation)),
-                ("WORKGROUP_SIZE", f64::from(key.workgroup_size)),
+                ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
             ];
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("conv2d_direct"),
+                label: Some(name),
                 layout: Some(&pipeline_layout),
                 module: &module,
                 entry_point: Some("main"),
@@ -73,41 +132,9 @@ impl KernelCache {
                 cache: None,
             })
         })?;
-        let kernel = Arc::new(Kernel {
-            pipeline: kernel,
-            layout,
-        });
-        pipelines.insert(key, kernel.clone());
-        Ok(kernel)
-    }
-
-    fn direct_module(
-        &self,
-        device: &wgpu::Device,
-    ) -> Result<(wgpu::ShaderModule, wgpu::BindGroupLayout)> {
-        let mut slot = lock(&self.direct_module);
-        if let Some(built) = slot.as_ref() {
-            return Ok(built.clone());
-        }
-        let built = scope::capture(device, "creating the direct conv2d shader module", || {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("conv2d_direct.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(DIRECT_WGSL.into()),
-            });
-            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("conv2d_direct"),
-                entries: &[
-                    storage_entry(0, true),
-                    storage_entry(1, true),
-                    storage_entry(2, true),
-                    storage_entry(3, false),
-                    uniform_entry(4),
-                ],
-            });
-            (module, layout)
-        })?;
-        *slot = Some(built.clone());
-        Ok(built)
+        let pipeline = Arc::new(pipeline);
+        pipelines.insert(key, pipeline.clone());
+        Ok(pipeline)
     }
 }
 

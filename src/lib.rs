@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod algorithm;
 mod buffers;
 mod context;
 mod conv;
@@ -41,6 +42,7 @@ mod readback;
 mod scope;
 mod tensor;
 
+pub use algorithm::Algorithm;
 pub use context::{ContextStats, GpuContext};
 pub use conv::GpuConv2d;
 pub use cpu::conv2d_cpu;

@@ -39,23 +39,27 @@ impl Budget {
     }
 }
 
-/// Output channels whose weights share one buffer.
+/// Output channels whose weights share one buffer. Each chunk is stored with
+/// its width rounded up to a multiple of 4 (vec4 columns), and so are chunk
+/// boundaries.
 pub(crate) fn weight_chunks(weights: [usize; 4], budget: &Budget) -> Result<Vec<Range<usize>>> {
     let per_channel = (weights[0] * weights[1] * weights[2]) as u64;
     let out_channels = weights[3];
-    let mut chunk = (budget.binding_elements / per_channel).min(out_channels as u64) as usize;
-    if chunk == 0 {
+    let columns = (budget.binding_elements / per_channel).min(usize::MAX as u64) as usize;
+    if columns < 4 {
         return Err(Conv2dError::TensorTooLarge {
-            tensor: "weights of one output channel",
-            shape: weights[..3].to_vec(),
-            bytes: per_channel * 4,
+            tensor: "weights of 4 output channels",
+            shape: vec![weights[0], weights[1], weights[2], 4],
+            bytes: per_channel * 16,
             limit_name: "max_storage_buffer_binding_size",
             limit: budget.binding_elements * 4,
         });
     }
-    if chunk < out_channels && chunk >= 4 {
-        chunk -= chunk % 4; // keep chunks vec4-friendly
-    }
+    let chunk = if out_channels.next_multiple_of(4) <= columns {
+        out_channels
+    } else {
+        columns - columns % 4
+    };
     Ok((0..out_channels)
         .step_by(chunk)
         .map(|start| start..(start + chunk).min(out_channels))
@@ -319,6 +323,6 @@ mod tests {
             weight_chunks([3, 3, 2, 10], &budget(1000)).unwrap(),
             vec![0..10]
         );
-        assert!(weight_chunks([3, 3, 2, 10], &budget(17)).is_err());
+        assert!(weight_chunks([3, 3, 2, 10], &budget(71)).is_err());
     }
 }

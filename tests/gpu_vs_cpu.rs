@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{assert_matches_reference, params, random1, random4, Case};
-use conv2d_wgpu::{Activation, Conv2dParams, GpuConv2d, Padding};
+use common::{assert_matches_reference, forward_with, params, random1, random4, Case};
+use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuConv2d, Padding};
 use ndarray::{s, Array4, ShapeBuilder};
 
 const ACTIVATIONS: [Activation; 7] = [
@@ -127,26 +127,86 @@ fn edge_table() -> Vec<Case> {
     cases.push(unbiased);
     // Every activation, on a shape with negative and positive pre-activations.
     for activation in ACTIVATIONS {
-        cases.push(Case::new(
-            [1, 6, 7, 3],
-            [3, 3],
-            4,
-            params([1, 1], [1, 1], Padding::Same, 1, activation),
-        ));
+        for (cin, groups) in [(3, 1), (4, 1), (4, 4)] {
+            cases.push(Case::new(
+                [1, 6, 7, cin],
+                [3, 3],
+                4,
+                params([1, 1], [1, 1], Padding::Same, groups, activation),
+            ));
+        }
     }
     // Tile-1, tile, tile+1 around the 64-invocation workgroup along channels and pixels.
     for cout in [63, 64, 65] {
         cases.push(Case::new([1, 3, 3, 2], [1, 1], cout, plain(Padding::Valid)));
     }
+    // The tiled kernels: vec4 input (cin % 4 == 0) and scalar input, 8-pixel and
+    // 16-channel register tiles: pixels 7, 8, 9 and channels 15, 16, 17, 4, 1.
+    for (pixels_w, cout) in [(7, 16), (8, 15), (9, 17), (8, 4), (3, 1)] {
+        cases.push(Case::new(
+            [1, 1, pixels_w, 8],
+            [1, 3],
+            cout,
+            plain(Padding::Same),
+        ));
+        cases.push(Case::new(
+            [2, 3, pixels_w, 3],
+            [3, 3],
+            cout,
+            plain(Padding::Same),
+        ));
+    }
+    cases.push(Case::new(
+        [2, 9, 7, 8],
+        [3, 3],
+        12,
+        params([2, 1], [1, 2], Padding::Same, 1, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 8, 9, 4],
+        [5, 5],
+        20,
+        plain(explicit(2, 0, 1, 3)),
+    ));
+    // GEMM views: 1x1 stride 1, and kernels covering the whole input.
+    cases.push(Case::new([2, 5, 6, 8], [1, 1], 20, plain(Padding::Valid)));
+    cases.push(Case::new([3, 4, 5, 3], [1, 1], 9, plain(Padding::Same)));
+    cases.push(Case::new([3, 4, 3, 4], [4, 3], 18, plain(Padding::Valid)));
+    cases.push(Case::new([2, 3, 3, 1], [3, 3], 5, plain(Padding::Valid)));
+    // Depthwise vec4: strides, dilations (the register segment), rows of 7, 8, 9,
+    // and a dilation too wide for the segment (per-tap loads).
+    for (w, stride, dilation) in [(7, 1, 1), (8, 2, 1), (9, 1, 2), (17, 3, 2), (30, 1, 9)] {
+        cases.push(Case::new(
+            [2, 6, w, 8],
+            [3, 3],
+            8,
+            params([1, stride], [1, dilation], Padding::Same, 8, Linear),
+        ));
+    }
+    cases.push(Case::new(
+        [1, 5, 6, 12],
+        [2, 4],
+        12,
+        params([2, 1], [1, 1], explicit(0, 1, 2, 1), 12, Linear),
+    ));
     cases
 }
 
 #[test]
 fn edge_shapes_match_the_cpu_reference() {
     let Some(ctx) = common::gpu() else { return };
+    let mut runs = std::collections::HashMap::new();
     for (i, case) in edge_table().iter().enumerate() {
-        case.check(ctx, 1000 + i as u64);
+        for algorithm in case.check(ctx, 1000 + i as u64) {
+            *runs.entry(format!("{algorithm:?}")).or_insert(0) += 1;
+        }
     }
+    eprintln!("edge cases run per algorithm: {runs:?}");
+    assert_eq!(
+        runs.len(),
+        conv2d_wgpu::Algorithm::ALL.len(),
+        "every algorithm must be exercised"
+    );
 }
 
 #[test]
@@ -176,35 +236,38 @@ fn non_contiguous_inputs_match_the_cpu_reference() {
 
 #[test]
 fn nan_and_infinity_propagate_as_on_the_cpu() {
+    // In the input and in the weights, next to padding, through every activation
+    // and every algorithm that can run the layer.
     let Some(ctx) = common::gpu() else { return };
-    for activation in ACTIVATIONS {
-        let mut x = random4([1, 6, 6, 2], 21);
-        x[[0, 1, 1, 0]] = f32::NAN;
-        x[[0, 4, 4, 1]] = f32::INFINITY;
-        x[[0, 0, 5, 0]] = f32::NEG_INFINITY;
-        let w = random4([3, 3, 2, 2], 22);
-        let b = random1(2, 23);
-        let p = Conv2dParams {
-            padding: Padding::Same,
-            activation,
-            ..Default::default()
-        };
-        let y = GpuConv2d::new(ctx, w.view(), Some(b.view()), p)
-            .unwrap()
-            .forward(x.view())
-            .unwrap();
-        assert!(
-            y.iter().any(|v| v.is_nan()),
-            "{activation:?}: NaN must reach the output"
-        );
-        assert_matches_reference(
-            &y,
-            x.view(),
-            w.view(),
-            Some(b.view()),
-            p,
-            &format!("{activation:?}"),
-        );
+    for (groups, cin) in [(1, 3), (1, 4), (4, 4)] {
+        for activation in ACTIVATIONS {
+            let mut x = random4([1, 6, 9, cin], 21);
+            x[[0, 1, 1, 0]] = f32::NAN;
+            x[[0, 4, 4, 1]] = f32::INFINITY;
+            x[[0, 0, 8, 0]] = f32::NEG_INFINITY;
+            let mut w = random4([3, 3, cin / groups, 4], 22);
+            w[[0, 0, 0, 1]] = f32::INFINITY; // meets the padding on the top row
+            let b = random1(4, 23);
+            let p = Conv2dParams {
+                padding: Padding::Same,
+                groups,
+                activation,
+                ..Default::default()
+            };
+            for algorithm in Algorithm::ALL {
+                let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p).unwrap();
+                let Some(y) = forward_with(conv, algorithm, &x) else {
+                    continue;
+                };
+                let y = y.unwrap();
+                let what = format!("{activation:?} {algorithm:?} groups {groups}");
+                assert!(
+                    y.iter().any(|v| v.is_nan()),
+                    "{what}: NaN must reach the output"
+                );
+                assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, &what);
+            }
+        }
     }
 }
 
@@ -220,18 +283,14 @@ fn activation_extremes_match_the_cpu() {
             activation,
             ..Default::default()
         };
-        let y = GpuConv2d::new(ctx, w.view(), None, p)
-            .unwrap()
-            .forward(x.view())
-            .unwrap();
-        assert_matches_reference(
-            &y,
-            x.view(),
-            w.view(),
-            None,
-            p,
-            &format!("{activation:?} extremes"),
-        );
+        for algorithm in Algorithm::ALL {
+            let conv = GpuConv2d::new(ctx, w.view(), None, p).unwrap();
+            let Some(y) = forward_with(conv, algorithm, &x) else {
+                continue;
+            };
+            let what = format!("{activation:?} {algorithm:?} extremes");
+            assert_matches_reference(&y.unwrap(), x.view(), w.view(), None, p, &what);
+        }
     }
 }
 

@@ -15,11 +15,18 @@ fn an_input_above_the_binding_limit_matches_the_cpu() {
     let limit = ctx.limits().max_storage_buffer_binding_size;
     let input = [1, 2048, 2048, 9];
     let bytes = input.iter().product::<usize>() as u64 * 4;
-    assert!(bytes > limit, "the input must exceed the binding limit ({bytes} <= {limit})");
+    assert!(
+        bytes > limit,
+        "the input must exceed the binding limit ({bytes} <= {limit})"
+    );
     let x = random4(input, 1);
     let w = random4([3, 3, 9, 4], 2);
     let b = random1(4, 3);
-    let p = Conv2dParams { padding: Padding::Same, activation: Activation::Relu, ..Default::default() };
+    let p = Conv2dParams {
+        padding: Padding::Same,
+        activation: Activation::Relu,
+        ..Default::default()
+    };
     let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p).unwrap();
     let start = std::time::Instant::now();
     let y = conv.forward(x.view()).unwrap();

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{assert_matches_reference, random1, random4};
-use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuConv2d, Padding};
+use common::{assert_matches_reference, forward_with, random1, random4};
+use conv2d_wgpu::{conv2d_cpu, Activation, Algorithm, Conv2dParams, GpuConv2d, Padding};
 use proptest::prelude::*;
 
 /// Cases per run; CI runs this many on each backend.
@@ -50,7 +50,7 @@ struct Config {
 fn config() -> impl Strategy<Value = Config> {
     (
         (1..3usize, 1..10usize, 1..10usize),
-        (1..4usize, 1..4usize, 1..5usize, 1..5usize),
+        (1..4usize, 1..9usize, 1..18usize, 0..4usize),
         (1..5usize, 1..5usize),
         ([1..4usize, 1..4usize], [1..4usize, 1..4usize]),
         (padding(), activation(), any::<bool>(), any::<u64>()),
@@ -58,11 +58,17 @@ fn config() -> impl Strategy<Value = Config> {
         .prop_map(
             |(
                 (n, h, w),
-                (groups, cin_g, cout_g, _),
+                (groups, cin_g, cout_g, kind),
                 (kh, kw),
                 (stride, dilation),
                 (padding, activation, bias, seed),
             )| {
+                // One case in four is depthwise with channels in fours.
+                let (groups, cin_g, cout_g) = if kind == 0 {
+                    (4 * groups, 1, 1)
+                } else {
+                    (groups, cin_g, cout_g)
+                };
                 Config {
                     input: [n, h, w, groups * cin_g],
                     weights: [kh, kw, cin_g, groups * cout_g],
@@ -84,14 +90,21 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
 
     #[test]
-    fn gpu_matches_cpu_on_random_configs(c in config()) {
+    fn gpu_matches_cpu_on_random_configs(
+        c in config(),
+        algorithm in prop::sample::select(Algorithm::ALL.to_vec()),
+    ) {
         let Some(ctx) = common::gpu() else { return Ok(()) };
         let x = random4(c.input, c.seed);
         let w = random4(c.weights, c.seed.wrapping_add(1));
         let b = c.bias.then(|| random1(c.weights[3], c.seed.wrapping_add(2)));
         let b = b.as_ref().map(|b| b.view());
         let reference = conv2d_cpu(x.view(), w.view(), b, c.params);
-        let gpu = GpuConv2d::new(ctx, w.view(), b, c.params).and_then(|conv| conv.forward(x.view()));
+        // The algorithm drawn when it supports the layer, else the heuristic's.
+        let gpu = GpuConv2d::new(ctx, w.view(), b, c.params).and_then(|conv| {
+            let heuristic = conv.forward(x.view());
+            forward_with(conv, algorithm, &x).unwrap_or(heuristic)
+        });
         match (gpu, reference) {
             (Ok(y), Ok(_)) => assert_matches_reference(&y, x.view(), w.view(), b, c.params, &format!("{c:?}")),
             (Err(g), Err(r)) => prop_assert_eq!(g, r),

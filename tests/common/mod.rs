@@ -4,7 +4,9 @@
 
 use std::sync::OnceLock;
 
-use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
+use conv2d_wgpu::{
+    conv2d_cpu, Activation, Algorithm, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, Padding,
+};
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -65,24 +67,47 @@ impl Case {
         }
     }
 
-    /// Runs the case on the GPU and the CPU with data from `seed` and compares.
-    pub fn check(&self, ctx: &GpuContext, seed: u64) {
+    /// Runs the case on the GPU with every algorithm that supports it, and on
+    /// the CPU, with data from `seed`, and compares. Returns the algorithms run.
+    pub fn check(&self, ctx: &GpuContext, seed: u64) -> Vec<Algorithm> {
         let x = random4(self.input, seed);
         let w = random4(self.weights, seed + 1);
         let b = self.bias.then(|| random1(self.weights[3], seed + 2));
-        let conv = GpuConv2d::new(ctx, w.view(), b.as_ref().map(|b| b.view()), self.params)
-            .unwrap_or_else(|e| panic!("{self:?}: GpuConv2d::new failed: {e}"));
-        let gpu = conv
-            .forward(x.view())
-            .unwrap_or_else(|e| panic!("{self:?}: forward failed: {e}"));
-        assert_matches_reference(
-            &gpu,
-            x.view(),
-            w.view(),
-            b.as_ref().map(|b| b.view()),
-            self.params,
-            &format!("{self:?}"),
+        let b = b.as_ref().map(|b| b.view());
+        let mut ran = Vec::new();
+        for algorithm in Algorithm::ALL {
+            let what = format!("{self:?} with {algorithm:?}");
+            let conv = GpuConv2d::new(ctx, w.view(), b, self.params)
+                .unwrap_or_else(|e| panic!("{what}: GpuConv2d::new failed: {e}"));
+            let Some(y) = forward_with(conv, algorithm, &x) else {
+                continue;
+            };
+            let y = y.unwrap_or_else(|e| panic!("{what}: forward failed: {e}"));
+            assert_matches_reference(&y, x.view(), w.view(), b, self.params, &what);
+            ran.push(algorithm);
+        }
+        assert!(
+            ran.contains(&Algorithm::Direct),
+            "{self:?}: the direct kernel must always run"
         );
+        ran
+    }
+}
+
+/// `conv` forced to `algorithm` on `x`; `None` when the algorithm does not
+/// support this layer or input.
+pub fn forward_with(
+    conv: GpuConv2d,
+    algorithm: Algorithm,
+    x: &Array4<f32>,
+) -> Option<Result<Array4<f32>, Conv2dError>> {
+    let conv = match conv.with_algorithm(algorithm) {
+        Err(Conv2dError::UnsupportedAlgorithm { .. }) => return None,
+        other => other.expect("with_algorithm fails only as unsupported"),
+    };
+    match conv.forward(x.view()) {
+        Err(Conv2dError::UnsupportedAlgorithm { .. }) => None,
+        other => Some(other),
     }
 }
 

@@ -1,0 +1,146 @@
+//! Which kernel computes a convolution: the choices, what each supports, and
+//! the heuristic that picks one per shape.
+
+use crate::geometry::ConvGeometry;
+use crate::kernels::KernelKind;
+
+/// Output pixels per invocation of the implicit-GEMM kernels (`TM` in their WGSL).
+pub(crate) const IGEMM_PIXELS: u64 = 8;
+/// vec4 columns of output channels per invocation of those kernels (`TN4`).
+pub(crate) const IGEMM_COLUMNS4: u64 = 4;
+/// Output pixels of one row per invocation of the depthwise kernel (`TX`).
+pub(crate) const DEPTHWISE_PIXELS: u64 = 8;
+
+/// The kernel family a forward pass runs. [`GpuConv2d`](crate::GpuConv2d)
+/// picks one per input shape (see [`GpuConv2d::algorithm_for`](crate::GpuConv2d::algorithm_for));
+/// [`GpuConv2d::with_algorithm`](crate::GpuConv2d::with_algorithm) forces one.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// One invocation per output element. Handles every layer; the baseline.
+    Direct,
+    /// Implicit GEMM with register tiles (8 pixels x 16 channels per
+    /// invocation, vec4 loads along channels). Needs `groups == 1`.
+    ImplicitGemm,
+    /// A plain GEMM, for 1x1 kernels with stride 1 and no padding, and for
+    /// kernels that cover the whole unpadded input (one output pixel). Runs the
+    /// implicit-GEMM kernel on the convolution seen as a matrix product.
+    Gemm,
+    /// Depthwise (`groups == cin == cout`, `cin % 4 == 0`): 8 pixels x 4
+    /// channels per invocation, input rows reused from registers.
+    Depthwise,
+}
+
+impl Algorithm {
+    /// Every algorithm, for benchmarks and tests that try them all.
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::Direct,
+        Algorithm::ImplicitGemm,
+        Algorithm::Gemm,
+        Algorithm::Depthwise,
+    ];
+
+    /// Why this algorithm cannot run `g`, if it cannot.
+    pub(crate) fn unsupported(self, g: &ConvGeometry) -> Option<&'static str> {
+        match self {
+            Algorithm::Direct => None,
+            Algorithm::ImplicitGemm if g.groups != 1 => Some("it needs groups == 1"),
+            Algorithm::ImplicitGemm => None,
+            Algorithm::Gemm if gemm_view(g).is_none() => Some(
+                "it needs groups == 1 and a 1x1 kernel with stride 1 and no padding, \
+                 or a kernel covering the whole unpadded input",
+            ),
+            Algorithm::Gemm => None,
+            Algorithm::Depthwise
+                if !(g.groups == g.in_c && g.out_c == g.in_c && g.in_c % 4 == 0) =>
+            {
+                Some("it needs groups == cin == cout with cin a multiple of 4")
+            }
+            Algorithm::Depthwise => None,
+        }
+    }
+
+    /// The heuristic: the specialised kernel where it applies, the direct one otherwise.
+    pub(crate) fn select(g: &ConvGeometry) -> Algorithm {
+        [
+            Algorithm::Depthwise,
+            Algorithm::Gemm,
+            Algorithm::ImplicitGemm,
+        ]
+        .into_iter()
+        .find(|a| a.unsupported(g).is_none())
+        .unwrap_or(Algorithm::Direct)
+    }
+
+    /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs it.
+    /// `None` when the algorithm does not support `g`.
+    pub(crate) fn lower(self, g: &ConvGeometry) -> Option<(ConvGeometry, KernelKind)> {
+        if self.unsupported(g).is_some() {
+            return None;
+        }
+        let igemm = |g: ConvGeometry| {
+            let kind = if g.in_c % 4 == 0 {
+                KernelKind::IgemmVec4
+            } else {
+                KernelKind::IgemmScalar
+            };
+            (g, kind)
+        };
+        Some(match self {
+            Algorithm::Direct => (*g, KernelKind::Direct),
+            Algorithm::ImplicitGemm => igemm(*g),
+            Algorithm::Gemm => igemm(gemm_view(g)?),
+            Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
+        })
+    }
+}
+
+impl KernelKind {
+    /// Invocations one dispatch needs for `rows` output rows (over all its
+    /// images) of width `out_w`, and a weight chunk of `channels` output channels
+    /// stored `w_stride` floats wide.
+    pub(crate) fn invocations(self, rows: u64, out_w: u64, channels: u64, w_stride: u64) -> u64 {
+        let pixels = rows * out_w;
+        let columns4 = w_stride / 4;
+        match self {
+            KernelKind::Direct => pixels * channels,
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => {
+                pixels.div_ceil(IGEMM_PIXELS) * columns4.div_ceil(IGEMM_COLUMNS4)
+            }
+            KernelKind::DepthwiseVec4 => rows * out_w.div_ceil(DEPTHWISE_PIXELS) * columns4,
+        }
+    }
+
+    /// Fewest outputs any invocation computes, for sizing dispatches.
+    pub(crate) fn min_outputs_per_invocation(self) -> u64 {
+        match self {
+            KernelKind::Direct => 1,
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => 1,
+            KernelKind::DepthwiseVec4 => 4,
+        }
+    }
+}
+
+/// The convolution as a matrix product `[pixels, K] x [K, cout]`, when it is one:
+/// a 1x1 kernel with stride 1 and no padding (unchanged), or a kernel that
+/// covers the whole unpadded input, seen as a 1x1 convolution of an image of one
+/// pixel with `h * w * cin` channels (NHWC and HWIO flatten to the same order).
+fn gemm_view(g: &ConvGeometry) -> Option<ConvGeometry> {
+    if g.groups != 1 || g.pad_top != 0 || g.pad_left != 0 {
+        return None;
+    }
+    if g.k_h == 1 && g.k_w == 1 && g.stride == [1, 1] {
+        return Some(*g);
+    }
+    let covers = g.k_h == g.in_h && g.k_w == g.in_w && g.out_h == 1 && g.out_w == 1;
+    covers.then_some(ConvGeometry {
+        in_h: 1,
+        in_w: 1,
+        in_c: g.in_h * g.in_w * g.in_c,
+        k_h: 1,
+        k_w: 1,
+        stride: [1, 1],
+        dilation: [1, 1],
+        ..*g
+    })
+}
