@@ -52,7 +52,7 @@ impl Algorithm {
             ),
             Algorithm::Gemm => None,
             Algorithm::Depthwise
-                if !(g.groups == g.in_c && g.out_c == g.in_c && g.in_c % 4 == 0) =>
+                if !(g.groups == g.in_c && g.out_c == g.in_c && g.in_c.is_multiple_of(4)) =>
             {
                 Some("it needs groups == cin == cout with cin a multiple of 4")
             }
@@ -79,7 +79,7 @@ impl Algorithm {
             return None;
         }
         let igemm = |g: ConvGeometry| {
-            let kind = if g.in_c % 4 == 0 {
+            let kind = if g.in_c.is_multiple_of(4) {
                 KernelKind::IgemmVec4
             } else {
                 KernelKind::IgemmScalar
