@@ -1,10 +1,13 @@
 // Depthwise convolution (groups == cin == cout, cin % 4 == 0). Each invocation
-// computes TX neighbouring output pixels of one row for 4 channels (a vec4).
-// Per kernel row it loads the input segment those outputs read once, into
-// registers, and reuses it across the kernel's columns and the TX outputs;
-// segments longer than SEG (large strides or dilations) read per tap instead.
-// Taps in the padding are skipped, as in the CPU reference.
-// Weights: rows (ky * kw + kx) of w_stride floats.
+// computes 8 neighbouring output pixels of one row for 4 channels (a vec4); the
+// channel group comes from the workgroup id, so the weights are the same across
+// a workgroup. 3-wide kernel rows with stride 1 and no dilation (the common
+// depthwise layer) load the 10 input columns the 8 outputs read once per
+// kernel row and reuse them from registers; other layers read per tap. The
+// tile is written out by hand so it stays in registers. Taps in the padding
+// are skipped (not multiplied by zero), as in the CPU reference.
+// Weights: rows (ky * kw + kx) of w_stride floats. `p.total` counts row
+// segments of 8 pixels per channel group.
 // Prepended with common.wgsl (Params, activate).
 
 @group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
@@ -13,81 +16,126 @@
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const TX: u32 = 8u;
-const SEG: u32 = 40u;
 override WORKGROUP_SIZE: u32 = 64u;
+
+// acc + x * w where the input column is inside the image; acc where it is padding.
+fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
+    return select(acc, fma(x, w, acc), inside);
+}
+
+fn inside_row(ix: i32) -> bool {
+    return ix >= 0 && ix < i32(p.in_w);
+}
+
+// The input at column ix of the row starting at vec4 index `row` (0 in the padding).
+fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
+    return select(vec4(0.0), input[row + u32(max(ix, 0)) * in_c4], inside_row(ix));
+}
+
+fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
+    if ox >= p.out_w {
+        return;
+    }
+    let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
+    for (var r = 0u; r < 4u; r++) {
+        output[out_at + r] = activate(acc[r] + bias[oc0 + r], p.leaky_slope);
+    }
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let tile = workgroup.y * p.row_stride + workgroup.x * WORKGROUP_SIZE + local;
+    let chunk4 = p.w_stride / 4u;
+    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
+    let c4 = group_index % chunk4;
+    let tile = (group_index / chunk4) * WORKGROUP_SIZE + local;
     if tile >= p.total {
         return;
     }
-    let chunk4 = p.w_stride / 4u;
     let in_c4 = p.in_c / 4u;
-    let x_tiles = (p.out_w + TX - 1u) / TX;
-    let c4 = tile % chunk4;
-    var rest = tile / chunk4;
-    let ox0 = (rest % x_tiles) * TX;
-    rest = rest / x_tiles;
+    let x_tiles = (p.out_w + 7u) / 8u;
+    let ox0 = (tile % x_tiles) * 8u;
+    let rest = tile / x_tiles;
     let oy = rest % p.out_h;
     let n = rest / p.out_h;
-    // Input channels of this chunk start at its first output channel.
+    // This chunk's input channels start at its first output channel.
     let in_c4_at = p.oc_offset / 4u + c4;
-    let first_ix = i32(ox0 * p.stride_w) - p.pad_left;
-    let span = (TX - 1u) * p.stride_w + (p.k_w - 1u) * p.dilation_w + 1u;
+    let ix0 = i32(ox0 * p.stride_w) - p.pad_left;
+    let sw = i32(p.stride_w);
+    let dw = i32(p.dilation_w);
+    let sliding = p.k_w == 3u && p.stride_w == 1u && p.dilation_w == 1u;
 
-    var acc: array<vec4<f32>, TX>;
+    var acc0: vec4<f32>;
+    var acc1: vec4<f32>;
+    var acc2: vec4<f32>;
+    var acc3: vec4<f32>;
+    var acc4: vec4<f32>;
+    var acc5: vec4<f32>;
+    var acc6: vec4<f32>;
+    var acc7: vec4<f32>;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let iy = i32(oy * p.stride_h + ky * p.dilation_h) - p.pad_top;
         if iy < 0 || iy >= i32(p.in_h) {
             continue;
         }
         let row = p.in_base / 4u + (n * p.in_h + u32(iy)) * p.in_w * in_c4 + in_c4_at;
-        if span <= SEG {
-            var segment: array<vec4<f32>, SEG>;
-            var inside: array<bool, SEG>;
-            for (var i = 0u; i < span; i++) {
-                let ix = first_ix + i32(i);
-                inside[i] = ix >= 0 && ix < i32(p.in_w);
-                if inside[i] {
-                    segment[i] = input[row + u32(ix) * in_c4];
-                }
-            }
-            for (var kx = 0u; kx < p.k_w; kx++) {
-                let w = weights[(ky * p.k_w + kx) * chunk4 + c4];
-                for (var t = 0u; t < TX; t++) {
-                    let i = t * p.stride_w + kx * p.dilation_w;
-                    if inside[i] {
-                        acc[t] = fma(segment[i], w, acc[t]);
-                    }
-                }
-            }
+        let w_row = ky * p.k_w * chunk4 + c4;
+        if sliding {
+            let w0 = weights[w_row];
+            let w1 = weights[w_row + chunk4];
+            let w2 = weights[w_row + 2u * chunk4];
+            let s0 = column(row, ix0 + 0, in_c4);
+            let in0 = inside_row(ix0 + 0);
+            let s1 = column(row, ix0 + 1, in_c4);
+            let in1 = inside_row(ix0 + 1);
+            let s2 = column(row, ix0 + 2, in_c4);
+            let in2 = inside_row(ix0 + 2);
+            let s3 = column(row, ix0 + 3, in_c4);
+            let in3 = inside_row(ix0 + 3);
+            let s4 = column(row, ix0 + 4, in_c4);
+            let in4 = inside_row(ix0 + 4);
+            let s5 = column(row, ix0 + 5, in_c4);
+            let in5 = inside_row(ix0 + 5);
+            let s6 = column(row, ix0 + 6, in_c4);
+            let in6 = inside_row(ix0 + 6);
+            let s7 = column(row, ix0 + 7, in_c4);
+            let in7 = inside_row(ix0 + 7);
+            let s8 = column(row, ix0 + 8, in_c4);
+            let in8 = inside_row(ix0 + 8);
+            let s9 = column(row, ix0 + 9, in_c4);
+            let in9 = inside_row(ix0 + 9);
+            acc0 = mac(mac(mac(acc0, s0, w0, in0), s1, w1, in1), s2, w2, in2);
+            acc1 = mac(mac(mac(acc1, s1, w0, in1), s2, w1, in2), s3, w2, in3);
+            acc2 = mac(mac(mac(acc2, s2, w0, in2), s3, w1, in3), s4, w2, in4);
+            acc3 = mac(mac(mac(acc3, s3, w0, in3), s4, w1, in4), s5, w2, in5);
+            acc4 = mac(mac(mac(acc4, s4, w0, in4), s5, w1, in5), s6, w2, in6);
+            acc5 = mac(mac(mac(acc5, s5, w0, in5), s6, w1, in6), s7, w2, in7);
+            acc6 = mac(mac(mac(acc6, s6, w0, in6), s7, w1, in7), s8, w2, in8);
+            acc7 = mac(mac(mac(acc7, s7, w0, in7), s8, w1, in8), s9, w2, in9);
         } else {
             for (var kx = 0u; kx < p.k_w; kx++) {
-                let w = weights[(ky * p.k_w + kx) * chunk4 + c4];
-                for (var t = 0u; t < TX; t++) {
-                    let ix = first_ix + i32(t * p.stride_w + kx * p.dilation_w);
-                    if ix >= 0 && ix < i32(p.in_w) {
-                        acc[t] = fma(input[row + u32(ix) * in_c4], w, acc[t]);
-                    }
-                }
+                let w = weights[w_row + kx * chunk4];
+                let ix = ix0 + i32(kx) * dw;
+                acc0 = mac(acc0, column(row, ix + 0 * sw, in_c4), w, inside_row(ix + 0 * sw));
+                acc1 = mac(acc1, column(row, ix + 1 * sw, in_c4), w, inside_row(ix + 1 * sw));
+                acc2 = mac(acc2, column(row, ix + 2 * sw, in_c4), w, inside_row(ix + 2 * sw));
+                acc3 = mac(acc3, column(row, ix + 3 * sw, in_c4), w, inside_row(ix + 3 * sw));
+                acc4 = mac(acc4, column(row, ix + 4 * sw, in_c4), w, inside_row(ix + 4 * sw));
+                acc5 = mac(acc5, column(row, ix + 5 * sw, in_c4), w, inside_row(ix + 5 * sw));
+                acc6 = mac(acc6, column(row, ix + 6 * sw, in_c4), w, inside_row(ix + 6 * sw));
+                acc7 = mac(acc7, column(row, ix + 7 * sw, in_c4), w, inside_row(ix + 7 * sw));
             }
         }
     }
-
     let oc0 = p.oc_offset + c4 * 4u;
-    for (var t = 0u; t < TX; t++) {
-        let ox = ox0 + t;
-        if ox >= p.out_w {
-            break;
-        }
-        let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
-        for (var r = 0u; r < 4u; r++) {
-            output[out_at + r] = activate(acc[t][r] + bias[oc0 + r], p.leaky_slope);
-        }
-    }
+    store(n, oy, ox0 + 0u, oc0, acc0);
+    store(n, oy, ox0 + 1u, oc0, acc1);
+    store(n, oy, ox0 + 2u, oc0, acc2);
+    store(n, oy, ox0 + 3u, oc0, acc3);
+    store(n, oy, ox0 + 4u, oc0, acc4);
+    store(n, oy, ox0 + 5u, oc0, acc5);
+    store(n, oy, ox0 + 6u, oc0, acc6);
+    store(n, oy, ox0 + 7u, oc0, acc7);
 }

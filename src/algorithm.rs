@@ -2,7 +2,7 @@
 //! the heuristic that picks one per shape.
 
 use crate::geometry::ConvGeometry;
-use crate::kernels::KernelKind;
+use crate::kernels::{KernelKind, WORKGROUP_SIZE};
 
 /// Output pixels per invocation of the implicit-GEMM kernels (`TM` in their WGSL).
 pub(crate) const IGEMM_PIXELS: u64 = 8;
@@ -19,8 +19,9 @@ pub(crate) const DEPTHWISE_PIXELS: u64 = 8;
 pub enum Algorithm {
     /// One invocation per output element. Handles every layer; the baseline.
     Direct,
-    /// Implicit GEMM with register tiles (8 pixels x 16 channels per
-    /// invocation, vec4 loads along channels). Needs `groups == 1`.
+    /// Implicit GEMM with register tiles (4 pixels x 32 channels per
+    /// invocation, vec4 loads along channels, weights shared across a
+    /// workgroup). Needs `groups == 1`.
     ImplicitGemm,
     /// A plain GEMM, for 1x1 kernels with stride 1 and no padding, and for
     /// kernels that cover the whole unpadded input (one output pixel). Runs the
@@ -96,18 +97,35 @@ impl Algorithm {
 }
 
 impl KernelKind {
-    /// Invocations one dispatch needs for `rows` output rows (over all its
-    /// images) of width `out_w`, and a weight chunk of `channels` output channels
-    /// stored `w_stride` floats wide.
-    pub(crate) fn invocations(self, rows: u64, out_w: u64, channels: u64, w_stride: u64) -> u64 {
+    /// One dispatch's size for `rows` output rows (over all its images) of
+    /// width `out_w` and a weight chunk of `channels` output channels stored
+    /// `w_stride` floats wide: (workgroups, the kernel's `total`).
+    pub(crate) fn dispatch(
+        self,
+        rows: u64,
+        out_w: u64,
+        channels: u64,
+        w_stride: u64,
+    ) -> (u64, u64) {
+        let group = u64::from(WORKGROUP_SIZE);
         let pixels = rows * out_w;
         let columns4 = w_stride / 4;
         match self {
-            KernelKind::Direct => pixels * channels,
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => {
-                pixels.div_ceil(IGEMM_PIXELS) * columns4.div_ceil(IGEMM_COLUMNS4)
+            KernelKind::Direct => {
+                let outputs = pixels * channels;
+                (outputs.div_ceil(group), outputs)
             }
-            KernelKind::DepthwiseVec4 => rows * out_w.div_ceil(DEPTHWISE_PIXELS) * columns4,
+            // Workgroups are (column tile) x (runs of 64 pixel tiles).
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => {
+                let pixel_tiles = pixels.div_ceil(IGEMM_PIXELS);
+                let column_tiles = columns4.div_ceil(IGEMM_COLUMNS4);
+                (column_tiles * pixel_tiles.div_ceil(group), pixel_tiles)
+            }
+            // Workgroups are (channel vec4) x (runs of 64 row segments).
+            KernelKind::DepthwiseVec4 => {
+                let tiles = rows * out_w.div_ceil(DEPTHWISE_PIXELS);
+                (columns4 * tiles.div_ceil(group), tiles)
+            }
         }
     }
 

@@ -144,6 +144,20 @@ impl GpuContext {
         &self.inner.limits
     }
 
+    /// Blocks until the device has finished all submitted work (for timing, or
+    /// before handing a [`GpuTensor`](crate::GpuTensor)'s buffer to other code).
+    ///
+    /// # Errors
+    /// [`Conv2dError::DeviceLost`], or [`Conv2dError::Readback`] when the wait fails.
+    pub fn wait(&self) -> Result<()> {
+        self.check_alive()?;
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Conv2dError::Readback(format!("waiting for the device: {e}")))
+    }
+
     /// Submits and readbacks so far (all clones of this context together).
     pub fn stats(&self) -> ContextStats {
         ContextStats {

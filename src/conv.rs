@@ -418,17 +418,16 @@ impl GpuConv2d {
                 sub_binding(output, piece.output_elements(g), alignment);
             for chunk in &self.weight_chunks {
                 let rows = (piece.images.len() * piece.out_rows.len()) as u64;
-                let invocations = run.kind.invocations(
+                let (groups, total) = run.kind.dispatch(
                     rows,
                     g.out_w as u64,
                     chunk.channels.len() as u64,
                     chunk.w_stride as u64,
                 );
-                let groups = invocations.div_ceil(u64::from(WORKGROUP_SIZE));
                 let grid = FoldedGrid::new(groups, limits.max_compute_workgroups_per_dimension)
                     .ok_or(Conv2dError::DispatchTooLarge {
                         output_shape: run.output_shape,
-                        outputs: invocations,
+                        outputs: rows * g.out_w as u64 * chunk.channels.len() as u64,
                         max_per_dimension: limits.max_compute_workgroups_per_dimension,
                     })?;
                 let params = ConvParams {
@@ -449,7 +448,7 @@ impl GpuConv2d {
                     pad_left: g.pad_left as i32,
                     in_c_per_group: g.in_c_per_group() as u32,
                     out_c_per_group: g.out_c_per_group() as u32,
-                    total: invocations as u32,
+                    total: total as u32,
                     row_stride: grid.x * WORKGROUP_SIZE,
                     leaky_slope: self.layer.params.activation.slope(),
                     in_base,

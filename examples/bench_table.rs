@@ -1,0 +1,295 @@
+//! GPU vs CPU Conv2D throughput on the shapes of ../shared/BENCH.md, as one
+//! markdown table, plus an SVG plot of GFLOP/s against kernel size.
+//!
+//! ```sh
+//! cargo run --release --example bench_table [-- --svg PATH] [--quick] [--only B2,B5]
+//! ```
+//! Columns: GPU device-resident (input on the device, output left there, timed
+//! to completion) with the chosen algorithm and with the naive direct kernel
+//! (the baseline every speed-up is measured against); GPU end-to-end (host array
+//! in, host array out); the fast CPU path; the CPU reference on small shapes.
+//! Every figure is a median. Results are checked against the CPU fast path.
+
+use std::time::{Duration, Instant};
+
+use conv2d_wgpu::{
+    conv2d_cpu, conv2d_cpu_fast, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding,
+};
+use ndarray::{Array1, Array4};
+
+struct Shape {
+    id: String,
+    input: [usize; 4],
+    kernel: usize,
+    cout: usize,
+    params: Conv2dParams,
+}
+
+fn shapes() -> Vec<Shape> {
+    let same = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let shape = |id: &str, input, kernel, cout, params| Shape {
+        id: id.into(),
+        input,
+        kernel,
+        cout,
+        params,
+    };
+    let mut shapes = vec![
+        shape("B1", [1, 4, 4, 2], 3, 2, Conv2dParams::default()),
+        shape("B2", [1, 56, 56, 64], 3, 64, same),
+        shape("B3", [1, 28, 28, 256], 1, 256, Conv2dParams::default()),
+        shape(
+            "B4",
+            [1, 224, 224, 3],
+            7,
+            64,
+            Conv2dParams {
+                stride: [2, 2],
+                ..same
+            },
+        ),
+        shape("B5", [8, 32, 32, 64], 3, 64, same),
+        shape(
+            "B6",
+            [1, 56, 56, 128],
+            3,
+            128,
+            Conv2dParams {
+                groups: 128,
+                ..same
+            },
+        ),
+    ];
+    for (i, k) in [1, 3, 5, 7, 9, 11].into_iter().enumerate() {
+        let id = if i < 4 {
+            format!("B{}", 7 + i)
+        } else {
+            format!("k{k}")
+        };
+        shapes.push(shape(&id, [1, 64, 64, 32], k, 32, same));
+    }
+    shapes
+}
+
+/// Median seconds of `f`, run until `budget` is spent (at least 3, at most 50 times).
+fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up: pipelines, caches
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (start.elapsed() < budget && times.len() < 50) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn filled(shape: [usize; 4], seed: usize) -> Array4<f32> {
+    Array4::from_shape_fn(shape, |(a, b, c, d)| {
+        (((a * 131 + b * 31 + c * 7 + d + seed) * 2654435761usize) % 1000) as f32 / 500.0 - 1.0
+    })
+}
+
+struct Row {
+    id: String,
+    kernel: usize,
+    mflop: f64,
+    algorithm: Algorithm,
+    resident: f64,
+    naive: f64,
+    end_to_end: f64,
+    cpu_fast: f64,
+    cpu_reference: Option<f64>,
+    max_diff: f32,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let svg = args
+        .iter()
+        .position(|a| a == "--svg")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| "target/bench_table.svg".into());
+    let budget = Duration::from_millis(if quick { 200 } else { 1000 });
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(String::from).collect());
+
+    let ctx = GpuContext::new()?;
+    let info = ctx.adapter_info();
+    let adapter = format!("{} ({:?}, {})", info.name, info.backend, info.driver_info);
+    eprintln!("adapter: {adapter}");
+
+    let mut rows = Vec::new();
+    for s in shapes() {
+        if only.as_ref().is_some_and(|ids| !ids.contains(&s.id)) {
+            continue;
+        }
+        let x = filled(s.input, 1);
+        let w = filled(
+            [s.kernel, s.kernel, s.input[3] / s.params.groups, s.cout],
+            2,
+        );
+        let b = Array1::from_shape_fn(s.cout, |i| i as f32 / s.cout as f32 - 0.5);
+        let conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?;
+        let out = conv.output_shape(s.input)?;
+        let flops =
+            2.0 * (out.iter().product::<usize>() * s.kernel * s.kernel * w.shape()[2]) as f64;
+        let gflops = |seconds: f64| flops / seconds / 1e9;
+        eprintln!("{}: {:.1} MFLOP ...", s.id, flops / 1e6);
+
+        let algorithm = conv.algorithm_for(s.input)?;
+        let x_device = ctx.upload(x.view())?;
+        let resident = median(budget, || {
+            conv.forward_tensor(&x_device).unwrap();
+            ctx.wait().unwrap();
+        });
+        let naive_conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?
+            .with_algorithm(Algorithm::Direct)?;
+        let naive = median(budget, || {
+            naive_conv.forward_tensor(&x_device).unwrap();
+            ctx.wait().unwrap();
+        });
+        let mut y_gpu = None;
+        let end_to_end = median(budget, || y_gpu = Some(conv.forward(x.view()).unwrap()));
+        let mut y_cpu = None;
+        let cpu_fast = median(budget, || {
+            y_cpu = Some(conv2d_cpu_fast(x.view(), w.view(), Some(b.view()), s.params).unwrap())
+        });
+        let cpu_reference = (flops < 80e6).then(|| {
+            median(budget, || {
+                conv2d_cpu(x.view(), w.view(), Some(b.view()), s.params).unwrap();
+            })
+        });
+        let (y_gpu, y_cpu) = (y_gpu.unwrap(), y_cpu.unwrap());
+        let max_diff = (&y_gpu - &y_cpu).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        rows.push(Row {
+            id: s.id,
+            kernel: s.kernel,
+            mflop: flops / 1e6,
+            algorithm,
+            resident: gflops(resident),
+            naive: gflops(naive),
+            end_to_end: gflops(end_to_end),
+            cpu_fast: gflops(cpu_fast),
+            cpu_reference: cpu_reference.map(gflops),
+            max_diff,
+        });
+        let r = rows.last().unwrap();
+        eprintln!(
+            "  {:?}: {:.2} GFLOP/s resident ({:.3} ms), naive {:.2}",
+            r.algorithm,
+            r.resident,
+            resident * 1e3,
+            r.naive
+        );
+    }
+
+    println!("Adapter: {adapter}\n");
+    println!("| id | MFLOP | algorithm | GPU resident GFLOP/s | GPU naive GFLOP/s | speed-up | GPU end-to-end GFLOP/s | CPU fast GFLOP/s | CPU reference GFLOP/s | max abs diff GPU vs CPU |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let reference = r.cpu_reference.map_or("-".into(), |v| format!("{v:.2}"));
+        println!(
+            "| {} | {:.3} | {:?} | {:.2} | {:.2} | {:.1}x | {:.2} | {:.1} | {} | {:.1e} |",
+            r.id,
+            r.mflop,
+            r.algorithm,
+            r.resident,
+            r.naive,
+            r.resident / r.naive,
+            r.end_to_end,
+            r.cpu_fast,
+            reference,
+            r.max_diff
+        );
+    }
+    let geomean = |f: &dyn Fn(&Row) -> f64| {
+        let ids = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10"];
+        let b: Vec<f64> = rows
+            .iter()
+            .filter(|r| ids.contains(&r.id.as_str()))
+            .map(f)
+            .collect();
+        (b.iter().map(|v| v.ln()).sum::<f64>() / b.len() as f64).exp()
+    };
+    let (g_res, g_naive) = (geomean(&|r| r.resident), geomean(&|r| r.naive));
+    println!(
+        "\nGeomean B2-B10: GPU resident {:.2} GFLOP/s, naive {:.2} GFLOP/s ({:.1}x), GPU end-to-end {:.2}, CPU fast {:.1} GFLOP/s",
+        g_res,
+        g_naive,
+        g_res / g_naive,
+        geomean(&|r| r.end_to_end),
+        geomean(&|r| r.cpu_fast)
+    );
+    let sweep: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id.starts_with('k') || ["B7", "B8", "B9", "B10"].contains(&r.id.as_str()))
+        .collect();
+    plot(&svg, &adapter, &sweep)?;
+    eprintln!("plot written to {svg}");
+    Ok(())
+}
+
+/// GFLOP/s against kernel size on 1x64x64x32 -> 32 (same padding), GPU and CPU.
+fn plot(path: &str, adapter: &str, sweep: &[&Row]) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let top = sweep
+        .iter()
+        .flat_map(|r| [r.resident, r.naive, r.cpu_fast])
+        .fold(1.0f64, f64::max);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("Conv2D 1x64x64x32 -> 32, same padding, on {adapter}"),
+            ("sans-serif", 16),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0usize..12usize, 0.0..top * 1.1)?;
+    chart
+        .configure_mesh()
+        .x_desc("kernel size k (k x k)")
+        .y_desc("GFLOP/s (median)")
+        .draw()?;
+    let series: [(&str, RGBColor, fn(&Row) -> f64); 3] = [
+        ("GPU, chosen algorithm (device-resident)", BLUE, |r| {
+            r.resident
+        }),
+        ("GPU, naive direct kernel (device-resident)", RED, |r| {
+            r.naive
+        }),
+        ("CPU fast path (im2col + gemm)", BLACK, |r| r.cpu_fast),
+    ];
+    for (label, color, value) in series {
+        let points: Vec<(usize, f64)> = sweep.iter().map(|r| (r.kernel, value(r))).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 4, color.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
