@@ -261,7 +261,8 @@ fn plot(path: &str, adapter: &str, sweep: &[&Row]) -> Result<(), Box<dyn std::er
         .x_desc("kernel size k (k x k)")
         .y_desc("GFLOP/s (median)")
         .draw()?;
-    let series: [(&str, RGBColor, fn(&Row) -> f64); 3] = [
+    type Series = (&'static str, RGBColor, fn(&Row) -> f64);
+    let series: [Series; 3] = [
         ("GPU, chosen algorithm (device-resident)", BLUE, |r| {
             r.resident
         }),
