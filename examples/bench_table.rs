@@ -88,6 +88,90 @@ fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// The floor for per-call overhead: plain wgpu, buffers made once, each call
+/// writes `input_len` floats, runs a one-line kernel over `output_len` floats,
+/// copies them to a staging buffer and reads them back.
+fn bare_round_trip(ctx: &GpuContext, input_len: usize, output_len: usize, budget: Duration) -> f64 {
+    use conv2d_wgpu::wgpu;
+    let device = ctx.device();
+    let shader = "@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) i: vec3<u32>) {
+    if i.x < arrayLength(&y) { y[i.x] = x[i.x % arrayLength(&x)] * 2.0; }
+}";
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: None,
+        source: wgpu::ShaderSource::Wgsl(shader.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: None,
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let buffer = |len: usize, usage| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: (len * 4) as u64,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    use wgpu::BufferUsages as U;
+    let (x, y) = (
+        buffer(input_len, U::STORAGE | U::COPY_DST),
+        buffer(output_len, U::STORAGE | U::COPY_SRC),
+    );
+    let staging = buffer(output_len, U::MAP_READ | U::COPY_DST);
+    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: x.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: y.as_entire_binding(),
+            },
+        ],
+    });
+    let data = vec![1.0f32; input_len];
+    median(budget, || {
+        ctx.queue().write_buffer(&x, 0, bytemuck_cast(&data));
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(output_len.div_ceil(64) as u32, 1, 1);
+        }
+        encoder.copy_buffer_to_buffer(&y, 0, &staging, 0, (output_len * 4) as u64);
+        ctx.queue().submit([encoder.finish()]);
+        staging
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        let values: Vec<f32> = staging
+            .slice(..)
+            .get_mapped_range()
+            .unwrap()
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(values.len(), output_len);
+        staging.unmap();
+    })
+}
+
+fn bytemuck_cast(data: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and any byte pattern of it is valid to read.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), std::mem::size_of_val(data)) }
+}
+
 fn filled(shape: [usize; 4], seed: usize) -> Array4<f32> {
     Array4::from_shape_fn(shape, |(a, b, c, d)| {
         (((a * 131 + b * 31 + c * 7 + d + seed) * 2654435761usize) % 1000) as f32 / 500.0 - 1.0
@@ -196,17 +280,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| id | MFLOP | algorithm | GPU resident GFLOP/s | GPU naive GFLOP/s | speed-up | GPU end-to-end GFLOP/s | CPU fast GFLOP/s | CPU reference GFLOP/s | max abs diff GPU vs CPU |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
-        let reference = r.cpu_reference.map_or("-".into(), |v| format!("{v:.2}"));
+        let reference = r.cpu_reference.map_or("-".into(), figure);
         println!(
-            "| {} | {:.3} | {:?} | {:.2} | {:.2} | {:.1}x | {:.2} | {:.1} | {} | {:.1e} |",
+            "| {} | {} | {:?} | {} | {} | {:.1}x | {} | {} | {} | {:.1e} |",
             r.id,
-            r.mflop,
+            figure(r.mflop),
             r.algorithm,
-            r.resident,
-            r.naive,
+            figure(r.resident),
+            figure(r.naive),
             r.resident / r.naive,
-            r.end_to_end,
-            r.cpu_fast,
+            figure(r.end_to_end),
+            figure(r.cpu_fast),
             reference,
             r.max_diff
         );
@@ -229,6 +313,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         geomean(&|r| r.end_to_end),
         geomean(&|r| r.cpu_fast)
     );
+    if let Some(b1) = rows.iter().find(|r| r.id == "B1") {
+        let bare = bare_round_trip(&ctx, 32, 8, budget);
+        let call = b1.mflop * 1e6 / (b1.end_to_end * 1e9);
+        println!(
+            "B1 per call: conv2d-wgpu end-to-end {:.1} us; bare wgpu upload + dispatch + readback of the same bytes {:.1} us ({:.2}x)",
+            call * 1e6,
+            bare * 1e6,
+            call / bare
+        );
+    }
     let sweep: Vec<&Row> = rows
         .iter()
         .filter(|r| r.id.starts_with('k') || ["B7", "B8", "B9", "B10"].contains(&r.id.as_str()))
@@ -236,6 +330,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot(&svg, &adapter, &sweep)?;
     eprintln!("plot written to {svg}");
     Ok(())
+}
+
+/// Three significant digits, however small.
+fn figure(v: f64) -> String {
+    let decimals = (2 - v.abs().max(1e-9).log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// GFLOP/s against kernel size on 1x64x64x32 -> 32 (same padding), GPU and CPU.

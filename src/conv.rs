@@ -43,6 +43,8 @@ pub struct GpuConv2d {
     bias: wgpu::Buffer,
     /// Set by [`GpuConv2d::with_algorithm`]; otherwise chosen per input shape.
     forced: Option<Algorithm>,
+    /// Buffers of the last `forward`, reused for the same input shape.
+    reusable: std::sync::Mutex<Option<Reusable>>,
 }
 
 struct WeightChunk {
@@ -165,6 +167,7 @@ impl GpuConv2d {
             weight_chunks,
             bias,
             forced: None,
+            reusable: std::sync::Mutex::new(None),
         })
     }
 
@@ -177,8 +180,63 @@ impl GpuConv2d {
     /// piece that cannot be split small enough, a lost device, a wgpu error
     /// captured during the dispatch, or a failed readback.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        let (staging, shape) = self.submit_forward(x)?;
-        shaped(shape, self.ctx.read_back(&staging)?)
+        // Another thread is using this layer's buffers: use fresh ones.
+        let Ok(mut reusable) = self.reusable.try_lock() else {
+            let (staging, shape) = self.submit_forward(x)?;
+            return shaped(shape, self.ctx.read_back(&staging)?);
+        };
+        let shape = shape4(x.shape());
+        if reusable.as_ref().is_none_or(|r| r.input_shape != shape) {
+            *reusable = None;
+            *reusable = Some(self.reusable_for(shape)?);
+        }
+        let r = reusable.as_ref().expect("just filled");
+        let x = x.as_standard_layout();
+        let input_data = x.as_slice().expect("standard layout is contiguous");
+        let device = &self.ctx.inner.device;
+        let result = self
+            .ctx
+            .capture("running a conv2d", || {
+                self.ctx
+                    .queue()
+                    .write_buffer(&r.input, 0, bytemuck::cast_slice(input_data));
+                let mut encoder = device.create_command_encoder(&Default::default());
+                record(&mut encoder, &r.pipeline, &r.work);
+                encoder.copy_buffer_to_buffer(&r.output, 0, &r.staging, 0, r.output_bytes);
+                self.ctx.submit(encoder.finish());
+                Ok(())
+            })
+            .and_then(|()| self.ctx.read_back(&r.staging))
+            .and_then(|values| shaped(r.output_shape, values));
+        if result.is_err() {
+            *reusable = None; // a failed call may leave them mapped or invalid
+        }
+        result
+    }
+
+    /// Plans a forward pass for `shape` and makes the buffers it reuses.
+    fn reusable_for(&self, shape: [usize; 4]) -> Result<Reusable> {
+        let run = self.plan(shape)?;
+        let limits = &self.ctx.inner.limits;
+        let input_bytes = check_buffer("input", &shape, limits)?;
+        let output_bytes = check_buffer("output", &run.output_shape, limits)?;
+        let device = &self.ctx.inner.device;
+        self.ctx.capture("preparing a conv2d", || {
+            let input = buffers::tensor(device, "conv2d input", input_bytes);
+            let output = buffers::tensor(device, "conv2d output", output_bytes);
+            let staging = buffers::staging(device, output_bytes);
+            let work = self.bind(&input, &output, &run)?;
+            Ok(Reusable {
+                input_shape: shape,
+                output_shape: run.output_shape,
+                output_bytes,
+                input,
+                output,
+                staging,
+                pipeline: run.pipeline.clone(),
+                work,
+            })
+        })
     }
 
     /// The async form of [`GpuConv2d::forward`]: the wait for the device happens
@@ -291,6 +349,7 @@ impl GpuConv2d {
             return Err(unsupported(algorithm, reason, &self.layer));
         }
         self.forced = Some(algorithm);
+        self.reusable = std::sync::Mutex::new(None);
         Ok(self)
     }
 
@@ -406,6 +465,18 @@ impl GpuConv2d {
         output: &wgpu::Buffer,
         run: &Run,
     ) -> Result<()> {
+        let work = self.bind(input, output, run)?;
+        record(encoder, &run.pipeline, &work);
+        Ok(())
+    }
+
+    /// The bind group (with its uniform block) and grid of every dispatch.
+    fn bind(
+        &self,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        run: &Run,
+    ) -> Result<Vec<(wgpu::BindGroup, FoldedGrid)>> {
         let device = &self.ctx.inner.device;
         let limits = &self.ctx.inner.limits;
         let layout = self.ctx.inner.kernels.layout(device)?;
@@ -478,17 +549,39 @@ impl GpuConv2d {
                 work.push((bind_group, grid));
             }
         }
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("conv2d"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&run.pipeline);
-        for (bind_group, grid) in &work {
-            pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(grid.x, grid.y, 1);
-        }
-        Ok(())
+        Ok(work)
     }
+}
+
+/// The dispatches of one forward pass, in one compute pass.
+fn record(
+    encoder: &mut wgpu::CommandEncoder,
+    pipeline: &wgpu::ComputePipeline,
+    work: &[(wgpu::BindGroup, FoldedGrid)],
+) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("conv2d"),
+        timestamp_writes: None,
+    });
+    pass.set_pipeline(pipeline);
+    for (bind_group, grid) in work {
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(grid.x, grid.y, 1);
+    }
+}
+
+/// Buffers and bind groups of the last host-to-host forward pass, reused while
+/// the input shape stays the same: a repeated call only writes the input,
+/// dispatches, and reads back.
+struct Reusable {
+    input_shape: [usize; 4],
+    output_shape: [usize; 4],
+    output_bytes: u64,
+    input: wgpu::Buffer,
+    output: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    pipeline: std::sync::Arc<wgpu::ComputePipeline>,
+    work: Vec<(wgpu::BindGroup, FoldedGrid)>,
 }
 
 /// Everything one forward pass needs, decided before touching the device.

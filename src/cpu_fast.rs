@@ -12,6 +12,9 @@ use crate::error::Result;
 use crate::geometry::{ConvGeometry, LayerShape};
 use crate::params::Conv2dParams;
 
+/// Below this many multiply-adds the reference's plain loops are faster.
+const SMALL_MACS: usize = 1 << 16;
+
 /// Output rows (pixels) per im2col block: bounds the scratch memory.
 const BLOCK_PIXELS: usize = 4096;
 
@@ -47,6 +50,11 @@ pub fn conv2d_cpu_fast(
 ) -> Result<Array4<f32>> {
     let layer = LayerShape::new(shape4(weights.shape()), bias.map(|b| b.len()), params)?;
     let g = layer.geometry(shape4(x.shape()))?;
+    let macs = g.batch * g.out_h * g.out_w * g.out_c * g.k_h * g.k_w * g.in_c_per_group();
+    if macs < SMALL_MACS {
+        // Threads and packing cost more than they save: the plain loops win.
+        return crate::conv2d_cpu(x, weights, bias, params);
+    }
     let x = x.as_standard_layout();
     let w = weights.as_standard_layout();
     let (x, w) = (x.as_slice().unwrap(), w.as_slice().unwrap());

@@ -99,6 +99,32 @@ fn a_three_layer_chain_stays_on_the_device_and_matches_the_cpu() {
 }
 
 #[test]
+fn a_host_forward_is_one_submit_and_one_readback() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = GpuContext::new().unwrap(); // its own, so other tests' work is not counted
+    let w = random4([3, 3, 4, 8], 1);
+    let p = same(Activation::Relu, 1);
+    let conv = GpuConv2d::new(&ctx, w.view(), None, p).unwrap();
+    for (i, shape) in [[1, 9, 9, 4], [1, 9, 9, 4], [2, 5, 5, 4], [1, 9, 9, 4]]
+        .into_iter()
+        .enumerate()
+    {
+        let x = random4(shape, 10 + i as u64);
+        let before = ctx.stats();
+        let y = conv.forward(x.view()).unwrap();
+        let after = ctx.stats();
+        assert_eq!(
+            (
+                after.submits - before.submits,
+                after.readbacks - before.readbacks
+            ),
+            (1, 1)
+        );
+        assert_matches_reference(&y, x.view(), w.view(), None, p, &format!("call {i}"));
+    }
+}
+
+#[test]
 fn a_tensor_from_another_context_is_an_error() {
     let Some(ctx) = common::gpu() else { return };
     let other = GpuContext::new().unwrap();
