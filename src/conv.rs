@@ -322,9 +322,10 @@ impl GpuConv2d {
     /// use ndarray::Array4;
     /// let ctx = GpuContext::new()?;
     /// let conv = GpuConv2d::new(&ctx, Array4::ones((3, 3, 4, 8)).view(), None, Conv2dParams::default())?;
-    /// assert_eq!(conv.algorithm_for([1, 16, 16, 4])?, Algorithm::ImplicitGemm);
+    /// assert_eq!(conv.algorithm_for([1, 32, 32, 4])?, Algorithm::ImplicitGemm);
+    /// assert_eq!(conv.algorithm_for([1, 4, 4, 4])?, Algorithm::Direct); // too small to tile
     /// let direct = conv.with_algorithm(Algorithm::Direct)?;
-    /// assert_eq!(direct.algorithm_for([1, 16, 16, 4])?, Algorithm::Direct);
+    /// assert_eq!(direct.algorithm_for([1, 32, 32, 4])?, Algorithm::Direct);
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Self> {
