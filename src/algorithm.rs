@@ -80,17 +80,22 @@ impl Algorithm {
         .unwrap_or(Algorithm::Direct)
     }
 
-    /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs it.
+    /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs it,
+    /// on a device with (or without) subgroups of at least 8 invocations.
     /// `None` when the algorithm does not support `g`.
-    pub(crate) fn lower(self, g: &ConvGeometry) -> Option<(ConvGeometry, KernelKind)> {
+    pub(crate) fn lower(
+        self,
+        g: &ConvGeometry,
+        subgroups: bool,
+    ) -> Option<(ConvGeometry, KernelKind)> {
         if self.unsupported(g).is_some() {
             return None;
         }
         let igemm = |g: ConvGeometry| {
-            let kind = if g.in_c.is_multiple_of(4) {
-                KernelKind::IgemmVec4
-            } else {
-                KernelKind::IgemmScalar
+            let kind = match (g.in_c.is_multiple_of(4), subgroups) {
+                (true, true) => KernelKind::IgemmSubgroup,
+                (true, false) => KernelKind::IgemmVec4,
+                (false, _) => KernelKind::IgemmScalar,
             };
             (g, kind)
         };
@@ -123,7 +128,7 @@ impl KernelKind {
                 (outputs.div_ceil(group), outputs)
             }
             // Workgroups are (column tile) x (runs of 64 pixel tiles).
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => {
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => {
                 let pixel_tiles = pixels.div_ceil(IGEMM_PIXELS);
                 let column_tiles = columns4.div_ceil(IGEMM_COLUMNS4);
                 (column_tiles * pixel_tiles.div_ceil(group), pixel_tiles)
@@ -140,7 +145,7 @@ impl KernelKind {
     pub(crate) fn min_outputs_per_invocation(self) -> u64 {
         match self {
             KernelKind::Direct => 1,
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar => 1,
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => 1,
             KernelKind::DepthwiseVec4 => 4,
         }
     }

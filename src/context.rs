@@ -72,9 +72,11 @@ impl GpuContext {
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = select_adapter(&instance).await?;
         let info = adapter.get_info();
+        // Subgroups let the implicit-GEMM kernel share weight loads (Vulkan, Metal, DX12).
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("conv2d-wgpu"),
             required_limits: adapter.limits(),
+            required_features: adapter.features() & wgpu::Features::SUBGROUP,
             ..Default::default()
         };
         let (device, queue) =
@@ -220,6 +222,16 @@ impl GpuContext {
     pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
         self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
         readback::read_f32_async(&self.inner.device, staging).await
+    }
+
+    /// Whether kernels may use subgroup operations: the device has
+    /// `Features::SUBGROUP` and every subgroup has at least 8 invocations.
+    pub(crate) fn subgroups(&self) -> bool {
+        self.inner
+            .device
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
+            && self.inner.info.subgroup_min_size >= 8
     }
 
     /// Whether two handles share one context (and so one device).

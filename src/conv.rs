@@ -426,7 +426,7 @@ impl GpuConv2d {
         let geometry = self.layer.geometry(input)?;
         let algorithm = self.choose(&geometry)?;
         let (lowered, kind) = algorithm
-            .lower(&geometry)
+            .lower(&geometry, self.ctx.subgroups())
             .expect("choose returns algorithms that support the geometry");
         self.ctx.check_alive()?;
         let limits = &self.ctx.inner.limits;

@@ -22,6 +22,8 @@ pub(crate) enum KernelKind {
     IgemmVec4,
     /// Register-tiled implicit GEMM, scalar input, groups 1.
     IgemmScalar,
+    /// `IgemmVec4` sharing weight loads with subgroupBroadcast (subgroups >= 8).
+    IgemmSubgroup,
     /// Depthwise, 4 channels x 8 pixels per invocation, cin % 4 == 0.
     DepthwiseVec4,
 }
@@ -40,6 +42,10 @@ impl KernelKind {
             KernelKind::IgemmScalar => (
                 "conv2d_igemm_scalar.wgsl",
                 include_str!("../shaders/conv2d_igemm_scalar.wgsl"),
+            ),
+            KernelKind::IgemmSubgroup => (
+                "conv2d_igemm_subgroup.wgsl",
+                include_str!("../shaders/conv2d_igemm_subgroup.wgsl"),
             ),
             KernelKind::DepthwiseVec4 => (
                 "conv2d_depthwise_vec4.wgsl",

@@ -210,6 +210,28 @@ fn edge_shapes_match_the_cpu_reference() {
 }
 
 #[test]
+fn edge_shapes_match_without_subgroups_too() {
+    // Where the device has subgroups the implicit GEMM uses its subgroup kernel;
+    // a device adopted without the feature runs the plain vec4 kernel instead.
+    let Some(ctx) = common::gpu() else { return };
+    if !ctx
+        .device()
+        .features()
+        .contains(conv2d_wgpu::wgpu::Features::SUBGROUP)
+    {
+        return; // the test above already ran the plain kernels
+    }
+    let plain = common::gpu_with_limits(|_| {}).unwrap();
+    assert!(!plain
+        .device()
+        .features()
+        .contains(conv2d_wgpu::wgpu::Features::SUBGROUP));
+    for (i, case) in edge_table().iter().enumerate() {
+        case.check(&plain, 5000 + i as u64);
+    }
+}
+
+#[test]
 fn non_contiguous_inputs_match_the_cpu_reference() {
     let Some(ctx) = common::gpu() else { return };
     let base = random4([2, 9, 10, 6], 7);

@@ -25,7 +25,7 @@ fn every_shader_parses_and_validates() {
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default(),
+            naga::valid::Capabilities::default() | naga::valid::Capabilities::SUBGROUP,
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
@@ -33,7 +33,7 @@ fn every_shader_parses_and_validates() {
     }
     assert!(
         checked >= 5,
-        "expected common.wgsl and four kernels in {}",
+        "expected common.wgsl and five kernels in {}",
         dir.display()
     );
 }

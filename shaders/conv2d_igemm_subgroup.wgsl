@@ -1,0 +1,165 @@
+// Implicit GEMM with register tiles and subgroups, for groups == 1, cin % 4 == 0
+// and subgroups of at least 8 invocations (wgpu's native Features::SUBGROUP). The same tiles as conv2d_igemm_vec4.wgsl, whose notes
+// apply; the difference: all invocations of a workgroup need the same 16 weight
+// vec4 per step, so each invocation of a subgroup loads 2 of them and
+// subgroupBroadcast hands them to the others, 10 loads per step instead of 24.
+// Subgroup operations need uniform control flow: no early return, and every
+// invocation runs the loops (tiles past the end compute and store nothing).
+// M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
+// computes 8 consecutive output pixels x 16 output channels, reading the input
+// and the weights as vec4 (along cin and along cout), with no workgroup memory:
+// on CPU-like adapters (llvmpipe) every load is expensive and the caches give
+// the reuse, so what counts is FMAs per load (here 128 vec4 FMAs per 24 loads).
+// The tile is written out by hand (one mat4x4 of 16 channels per pixel) so that
+// it stays in registers. Kernel taps whose 8 pixels are all inside the input
+// take the fast path; the others skip the pixels in the padding (not multiply
+// them by zero, which would turn an infinite weight into NaN), as in the CPU
+// reference. Weights: rows k = (ky * kw + kx) * cin + ci of w_stride floats
+// (cout padded to 4). `p.total` counts tiles: pixel tiles x column tiles.
+// Prepended with common.wgsl (Params, activate).
+
+@group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+// 16 channels of one pixel: columns are the 4 vec4 column groups, and
+// w_j * a sums the 4 weight rows of column group j weighted by a's channels.
+fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
+}
+
+// Where output pixel `pixel` starts reading: (first input row, first input
+// column, image's first row). Pixels past the end repeat the last one.
+fn origin(pixel: u32) -> vec3<i32> {
+    let last = min(pixel, p.batch * p.out_h * p.out_w - 1u);
+    let rest = last / p.out_w;
+    return vec3<i32>(
+        i32((rest % p.out_h) * p.stride_h) - p.pad_top,
+        i32((last % p.out_w) * p.stride_w) - p.pad_left,
+        i32((rest / p.out_h) * p.in_h),
+    );
+}
+
+// vec4 index of the input at tap (dy, dx) for a pixel with origin `o`, or -1 in the padding.
+fn tap(o: vec3<i32>, dy: i32, dx: i32, in_c4: u32) -> i32 {
+    let iy = o.x + dy;
+    let ix = o.y + dx;
+    let inside = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
+    let at = i32(p.in_base / 4u + (u32(o.z + iy) * p.in_w + u32(ix)) * in_c4);
+    return select(-1, at, inside);
+}
+
+fn load(at: i32, c4: u32) -> vec4<f32> {
+    return input[u32(max(at, 0)) + c4];
+}
+
+fn store(pixel: u32, col0: u32, acc: mat4x4<f32>) {
+    if pixel >= p.batch * p.out_h * p.out_w || pixel / 8u >= p.total {
+        return;
+    }
+    let out_at = p.out_base + pixel * p.out_c + p.oc_offset;
+    for (var j = 0u; j < 4u; j++) {
+        for (var r = 0u; r < 4u; r++) {
+            let oc = (col0 + j) * 4u + r;
+            if oc < p.chunk_c {
+                output[out_at + oc] = activate(acc[j][r] + bias[p.oc_offset + oc], p.leaky_slope);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let cols4 = p.w_stride / 4u;
+    let col_tiles = (cols4 + 3u) / 4u;
+    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
+    let col0 = (group_index % col_tiles) * 4u;
+    // Tiles past the end repeat the last pixels (origin clamps) and store nothing.
+    let pixel_tile = (group_index / col_tiles) * WORKGROUP_SIZE + local;
+    let pixel0 = pixel_tile * 8u;
+    // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
+    // i.e. row v / 4 (and 2 more), column group v % 4.
+    let v = lane % 8u;
+    let mine_col = min(col0 + v % 4u, cols4 - 1u);
+    let in_c4 = p.in_c / 4u;
+
+    let o0 = origin(pixel0);
+    let o1 = origin(pixel0 + 1u);
+    let o2 = origin(pixel0 + 2u);
+    let o3 = origin(pixel0 + 3u);
+    let o4 = origin(pixel0 + 4u);
+    let o5 = origin(pixel0 + 5u);
+    let o6 = origin(pixel0 + 6u);
+    let o7 = origin(pixel0 + 7u);
+
+    var acc0: mat4x4<f32>;
+    var acc1: mat4x4<f32>;
+    var acc2: mat4x4<f32>;
+    var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>;
+    var acc5: mat4x4<f32>;
+    var acc6: mat4x4<f32>;
+    var acc7: mat4x4<f32>;
+    for (var ky = 0u; ky < p.k_h; ky++) {
+        let dy = i32(ky * p.dilation_h);
+        for (var kx = 0u; kx < p.k_w; kx++) {
+            let dx = i32(kx * p.dilation_w);
+            let t0 = tap(o0, dy, dx, in_c4);
+            let t1 = tap(o1, dy, dx, in_c4);
+            let t2 = tap(o2, dy, dx, in_c4);
+            let t3 = tap(o3, dy, dx, in_c4);
+            let t4 = tap(o4, dy, dx, in_c4);
+            let t5 = tap(o5, dy, dx, in_c4);
+            let t6 = tap(o6, dy, dx, in_c4);
+            let t7 = tap(o7, dy, dx, in_c4);
+            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
+            let k0 = (ky * p.k_w + kx) * p.in_c;
+            for (var c4 = 0u; c4 < in_c4; c4++) {
+                let k = k0 + c4 * 4u;
+                let mine0 = weights[(k + v / 4u) * cols4 + mine_col];
+                let mine1 = weights[(k + 2u + v / 4u) * cols4 + mine_col];
+                // Column group j, rows 0..4: vec4 number row * 4 + j, held by
+                // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
+                let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));
+                let w1 = mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u));
+                let w2 = mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u));
+                let w3 = mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u));
+                if all_inside {
+                    acc0 += tile(load(t0, c4), w0, w1, w2, w3);
+                    acc1 += tile(load(t1, c4), w0, w1, w2, w3);
+                    acc2 += tile(load(t2, c4), w0, w1, w2, w3);
+                    acc3 += tile(load(t3, c4), w0, w1, w2, w3);
+                    acc4 += tile(load(t4, c4), w0, w1, w2, w3);
+                    acc5 += tile(load(t5, c4), w0, w1, w2, w3);
+                    acc6 += tile(load(t6, c4), w0, w1, w2, w3);
+                    acc7 += tile(load(t7, c4), w0, w1, w2, w3);
+                } else {
+                    if t0 >= 0 { acc0 += tile(load(t0, c4), w0, w1, w2, w3); }
+                    if t1 >= 0 { acc1 += tile(load(t1, c4), w0, w1, w2, w3); }
+                    if t2 >= 0 { acc2 += tile(load(t2, c4), w0, w1, w2, w3); }
+                    if t3 >= 0 { acc3 += tile(load(t3, c4), w0, w1, w2, w3); }
+                    if t4 >= 0 { acc4 += tile(load(t4, c4), w0, w1, w2, w3); }
+                    if t5 >= 0 { acc5 += tile(load(t5, c4), w0, w1, w2, w3); }
+                    if t6 >= 0 { acc6 += tile(load(t6, c4), w0, w1, w2, w3); }
+                    if t7 >= 0 { acc7 += tile(load(t7, c4), w0, w1, w2, w3); }
+                }
+            }
+        }
+    }
+    store(pixel0, col0, acc0);
+    store(pixel0 + 1u, col0, acc1);
+    store(pixel0 + 2u, col0, acc2);
+    store(pixel0 + 3u, col0, acc3);
+    store(pixel0 + 4u, col0, acc4);
+    store(pixel0 + 5u, col0, acc5);
+    store(pixel0 + 6u, col0, acc6);
+    store(pixel0 + 7u, col0, acc7);
+}
