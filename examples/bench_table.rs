@@ -2,7 +2,7 @@
 //! markdown table, plus an SVG plot of GFLOP/s against kernel size.
 //!
 //! ```sh
-//! cargo run --release --example bench_table [-- --svg PATH] [--quick] [--only B2,B5]
+//! cargo run --release --example bench_table [-- --svg PATH] [--quick] [--only B2,B5] [--algorithm direct]
 //! ```
 //! Columns: GPU device-resident (input on the device, output left there, timed
 //! to completion) with the chosen algorithm and with the naive direct kernel
@@ -205,6 +205,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(String::from).collect());
+    // `--algorithm direct` runs every shape with the direct kernel (the crate
+    // before its fast kernels): the "before" of a before/after comparison.
+    let forced = args
+        .iter()
+        .position(|a| a == "--algorithm")
+        .and_then(|i| args.get(i + 1))
+        .map(|name| {
+            Algorithm::ALL
+                .into_iter()
+                .find(|a| format!("{a:?}").eq_ignore_ascii_case(name))
+                .unwrap_or_else(|| panic!("unknown algorithm {name}; one of {:?}", Algorithm::ALL))
+        });
 
     let ctx = GpuContext::new()?;
     let info = ctx.adapter_info();
@@ -222,7 +234,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             2,
         );
         let b = Array1::from_shape_fn(s.cout, |i| i as f32 / s.cout as f32 - 0.5);
-        let conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?;
+        let mut conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?;
+        if let Some(algorithm) = forced {
+            conv = conv.with_algorithm(algorithm)?;
+        }
         let out = conv.output_shape(s.input)?;
         let flops =
             2.0 * (out.iter().product::<usize>() * s.kernel * s.kernel * w.shape()[2]) as f64;
