@@ -1,0 +1,61 @@
+//! Loading weights saved with `numpy.save` (feature `npy`).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array4};
+use ndarray_npy::ReadNpyExt;
+
+use crate::context::GpuContext;
+use crate::conv::GpuConv2d;
+use crate::error::{Conv2dError, Result};
+use crate::params::Conv2dParams;
+
+impl GpuConv2d {
+    /// A layer from `.npy` files: HWIO f32 weights (a Keras `Conv2D` kernel,
+    /// `np.save("w.npy", layer.get_weights()[0])`) and an optional f32 bias.
+    /// PyTorch users save `weight.permute(2, 3, 1, 0)` or convert with
+    /// [`oihw_to_hwio`](crate::oihw_to_hwio) after loading it themselves.
+    ///
+    /// # Errors
+    /// [`Conv2dError::Npy`] naming the file and what was found for a missing,
+    /// truncated or corrupt file, a dtype other than little-endian f32, or the
+    /// wrong rank; then the errors of [`GpuConv2d::new`].
+    ///
+    /// # Example
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::{Array1, Array4};
+    /// let dir = std::env::temp_dir();
+    /// let (w_path, b_path) = (dir.join("doc_w.npy"), dir.join("doc_b.npy"));
+    /// ndarray_npy::write_npy(&w_path, &Array4::<f32>::ones((3, 3, 2, 4)))?;
+    /// ndarray_npy::write_npy(&b_path, &Array1::<f32>::zeros(4))?;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::from_npy(&ctx, &w_path, Some(&b_path), Conv2dParams::default())?;
+    /// assert_eq!(conv.param_count(), 3 * 3 * 2 * 4 + 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_npy(
+        ctx: &GpuContext,
+        weights_path: &Path,
+        bias_path: Option<&Path>,
+        params: Conv2dParams,
+    ) -> Result<Self> {
+        let weights: Array4<f32> = read(weights_path, "HWIO weights (rank 4)")?;
+        let bias: Option<Array1<f32>> = bias_path
+            .map(|path| read(path, "a bias (rank 1)"))
+            .transpose()?;
+        GpuConv2d::new(ctx, weights.view(), bias.as_ref().map(|b| b.view()), params)
+    }
+}
+
+fn read<T: ReadNpyExt>(path: &Path, expected: &str) -> Result<T> {
+    let file = std::fs::File::open(path).map_err(|e| Conv2dError::Npy {
+        path: path.display().to_string(),
+        message: format!("cannot open it: {e}"),
+    })?;
+    T::read_npy(std::io::BufReader::new(file)).map_err(|e| Conv2dError::Npy {
+        path: path.display().to_string(),
+        message: format!("expected little-endian f32 {expected}: {e}"),
+    })
+}
