@@ -68,6 +68,7 @@ impl GpuContext {
     /// # Errors
     /// As [`GpuContext::new`].
     pub async fn new_async() -> Result<Self> {
+        crate::trace::span!("conv2d.select_adapter");
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = select_adapter(&instance).await?;
@@ -208,18 +209,22 @@ impl GpuContext {
 
     /// Submits one command buffer, counted in [`ContextStats::submits`].
     pub(crate) fn submit(&self, commands: wgpu::CommandBuffer) {
+        crate::trace::span!("conv2d.submit");
         self.inner.submits.fetch_add(1, Ordering::Relaxed);
         self.inner.queue.submit([commands]);
     }
 
     /// Waits for `staging` (blocking) and returns its f32s.
     pub(crate) fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+        crate::trace::span!("conv2d.readback", bytes = staging.size());
         self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
         readback::read_f32(&self.inner.device, staging)
     }
 
     /// Waits for `staging` off the executor's thread and returns its f32s.
     pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+        #[cfg(feature = "tracing")]
+        tracing::info!(bytes = staging.size(), "conv2d.readback_async");
         self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
         readback::read_f32_async(&self.inner.device, staging).await
     }
@@ -237,6 +242,55 @@ impl GpuContext {
     /// Whether two handles share one context (and so one device).
     pub(crate) fn same_context(&self, other: &GpuContext) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// What a bug report needs: adapter, backend, driver, subgroups and the limits
+/// the crate plans with.
+///
+/// ```
+/// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+/// let ctx = conv2d_wgpu::GpuContext::new()?;
+/// let report = ctx.to_string();
+/// assert!(report.contains(&ctx.adapter_info().name));
+/// assert!(report.contains("max_storage_buffer_binding_size"));
+/// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+/// ```
+impl fmt::Display for GpuContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = &self.inner.info;
+        let limits = &self.inner.limits;
+        writeln!(
+            f,
+            "conv2d-wgpu {} on {:?}",
+            env!("CARGO_PKG_VERSION"),
+            info.name
+        )?;
+        writeln!(
+            f,
+            "  backend {:?}, device type {:?}, vendor {:#x}, device {:#x}",
+            info.backend, info.device_type, info.vendor, info.device
+        )?;
+        writeln!(f, "  driver {:?}, {:?}", info.driver, info.driver_info)?;
+        writeln!(
+            f,
+            "  subgroups {}..{} ({})",
+            info.subgroup_min_size,
+            info.subgroup_max_size,
+            if self.subgroups() { "used" } else { "not used" }
+        )?;
+        writeln!(
+            f,
+            "  limits: max_storage_buffer_binding_size {}, max_buffer_size {}, \
+             max_compute_workgroups_per_dimension {}, max_compute_invocations_per_workgroup {}, \
+             max_storage_buffers_per_shader_stage {}, min_storage_buffer_offset_alignment {}",
+            limits.max_storage_buffer_binding_size,
+            limits.max_buffer_size,
+            limits.max_compute_workgroups_per_dimension,
+            limits.max_compute_invocations_per_workgroup,
+            limits.max_storage_buffers_per_shader_stage,
+            limits.min_storage_buffer_offset_alignment
+        )
     }
 }
 

@@ -425,6 +425,7 @@ impl GpuConv2d {
     fn plan(&self, input: [usize; 4]) -> Result<Run> {
         let geometry = self.layer.geometry(input)?;
         let algorithm = self.choose(&geometry)?;
+        crate::trace::span!("conv2d.plan", input = ?input, algorithm = ?algorithm);
         let (lowered, kind) = algorithm
             .lower(&geometry, self.ctx.subgroups())
             .expect("choose returns algorithms that support the geometry");
@@ -560,6 +561,7 @@ fn record(
     pipeline: &wgpu::ComputePipeline,
     work: &[(wgpu::BindGroup, FoldedGrid)],
 ) {
+    crate::trace::span!("conv2d.dispatch", dispatches = work.len());
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("conv2d"),
         timestamp_writes: None,

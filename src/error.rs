@@ -217,6 +217,15 @@ pub enum Conv2dError {
     #[error("conv2d: the device was lost: {0}")]
     DeviceLost(String),
 
+    /// A `.npy` file could not be read as what was expected (feature `npy`).
+    #[error("conv2d: {path}: {message}")]
+    Npy {
+        /// The file.
+        path: String,
+        /// What was wrong: missing, truncated, corrupt, wrong dtype or rank.
+        message: String,
+    },
+
     /// Waiting for the device or mapping the result buffer failed.
     #[error("conv2d: reading the result back failed: {0}")]
     Readback(String),

@@ -111,6 +111,11 @@ impl KernelCache {
             return Ok(pipeline.clone());
         }
         let (name, body) = key.kind.source();
+        crate::trace::span!(
+            "conv2d.compile_pipeline",
+            kernel = name,
+            activation = key.activation
+        );
         let pipeline = scope::capture(device, "compiling a conv2d pipeline", || {
             let source = format!("{COMMON_WGSL}\n{body}");
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {

@@ -36,12 +36,16 @@ mod cpu_fast;
 mod error;
 mod geometry;
 mod kernels;
+mod layout;
 mod limits;
+#[cfg(feature = "npy")]
+mod npy;
 mod params;
 mod plan;
 mod readback;
 mod scope;
 mod tensor;
+mod trace;
 
 pub use algorithm::Algorithm;
 pub use context::{ContextStats, GpuContext};
@@ -49,6 +53,7 @@ pub use conv::GpuConv2d;
 pub use cpu::conv2d_cpu;
 pub use cpu_fast::conv2d_cpu_fast;
 pub use error::{Conv2dError, Result};
+pub use layout::{nchw_to_nhwc, nhwc_to_nchw, oihw_to_hwio};
 pub use params::{Activation, Conv2dParams, Padding};
 pub use tensor::GpuTensor;
 pub use wgpu;
