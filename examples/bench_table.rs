@@ -223,11 +223,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let adapter = format!("{} ({:?}, {})", info.name, info.backend, info.driver_info);
     eprintln!("adapter: {adapter}");
 
+    let shapes: Vec<Shape> = shapes()
+        .into_iter()
+        .filter(|s| only.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+        .collect();
+    // Progress on stderr: the sweep takes minutes on slow adapters.
+    let progress = indicatif::ProgressBar::new(shapes.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} shapes, {elapsed} {msg}")
+            .expect("a valid template"),
+    );
     let mut rows = Vec::new();
-    for s in shapes() {
-        if only.as_ref().is_some_and(|ids| !ids.contains(&s.id)) {
-            continue;
-        }
+    for s in shapes {
+        progress.set_message(format!("{} {:?}", s.id, s.input));
         let x = filled(s.input, 1);
         let w = filled(
             [s.kernel, s.kernel, s.input[3] / s.params.groups, s.cout],
@@ -242,7 +249,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let flops =
             2.0 * (out.iter().product::<usize>() * s.kernel * s.kernel * w.shape()[2]) as f64;
         let gflops = |seconds: f64| flops / seconds / 1e9;
-        eprintln!("{}: {:.1} MFLOP ...", s.id, flops / 1e6);
 
         let algorithm = conv.algorithm_for(s.input)?;
         let x_device = ctx.upload(x.view())?;
@@ -281,15 +287,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpu_reference: cpu_reference.map(gflops),
             max_diff,
         });
-        let r = rows.last().unwrap();
-        eprintln!(
-            "  {:?}: {:.2} GFLOP/s resident ({:.3} ms), naive {:.2}",
-            r.algorithm,
-            r.resident,
-            resident * 1e3,
-            r.naive
-        );
+        progress.inc(1);
     }
+    progress.finish_and_clear();
 
     println!("Adapter: {adapter}\n");
     println!("| id | MFLOP | algorithm | GPU resident GFLOP/s | GPU naive GFLOP/s | speed-up | GPU end-to-end GFLOP/s | CPU fast GFLOP/s | CPU reference GFLOP/s | max abs diff GPU vs CPU |");
