@@ -13,70 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use conv2d_wgpu::{
-    conv2d_cpu, conv2d_cpu_fast, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding,
-};
+use conv2d_wgpu::{conv2d_cpu, conv2d_cpu_fast, Algorithm, GpuContext, GpuConv2d};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ndarray::{Array1, Array4};
+use ndarray::Array1;
 
-struct Shape {
-    id: String,
-    input: [usize; 4],
-    kernel: usize,
-    cout: usize,
-    params: Conv2dParams,
-}
-
-fn shapes() -> Vec<Shape> {
-    let same = Conv2dParams {
-        padding: Padding::Same,
-        ..Default::default()
-    };
-    let shape = |id: &str, input, kernel, cout, params| Shape {
-        id: id.into(),
-        input,
-        kernel,
-        cout,
-        params,
-    };
-    let mut shapes = vec![
-        shape("B1", [1, 4, 4, 2], 3, 2, Conv2dParams::default()),
-        shape("B2", [1, 56, 56, 64], 3, 64, same),
-        shape("B3", [1, 28, 28, 256], 1, 256, Conv2dParams::default()),
-        shape(
-            "B4",
-            [1, 224, 224, 3],
-            7,
-            64,
-            Conv2dParams {
-                stride: [2, 2],
-                ..same
-            },
-        ),
-        shape("B5", [8, 32, 32, 64], 3, 64, same),
-        shape(
-            "B6",
-            [1, 56, 56, 128],
-            3,
-            128,
-            Conv2dParams {
-                groups: 128,
-                ..same
-            },
-        ),
-    ];
-    // B7-B10 are the sweep's k = 1, 3, 5, 7.
-    for k in [1, 3, 5, 7, 9, 11] {
-        shapes.push(shape(&format!("sweep_k{k}"), [1, 64, 64, 32], k, 32, same));
-    }
-    shapes
-}
-
-fn filled(shape: [usize; 4], seed: usize) -> Array4<f32> {
-    Array4::from_shape_fn(shape, |(a, b, c, d)| {
-        (((a * 131 + b * 31 + c * 7 + d + seed) * 2654435761usize) % 1000) as f32 / 500.0 - 1.0
-    })
-}
+#[path = "common/shapes.rs"]
+mod shapes;
+use shapes::{filled, shapes};
 
 fn bench(c: &mut Criterion) {
     let ctx = match GpuContext::new() {
@@ -88,10 +31,7 @@ fn bench(c: &mut Criterion) {
     };
     for s in shapes() {
         let x = filled(s.input, 1);
-        let w = filled(
-            [s.kernel, s.kernel, s.input[3] / s.params.groups, s.cout],
-            2,
-        );
+        let w = filled(s.weights_shape(), 2);
         let b = Array1::from_elem(s.cout, 0.5f32);
         let y = conv2d_cpu_fast(x.view(), w.view(), Some(b.view()), s.params).unwrap();
         let flops = 2 * y.len() * s.kernel * s.kernel * w.shape()[2];

@@ -12,67 +12,12 @@
 
 use std::time::{Duration, Instant};
 
-use conv2d_wgpu::{
-    conv2d_cpu, conv2d_cpu_fast, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding,
-};
-use ndarray::{Array1, Array4};
+use conv2d_wgpu::{conv2d_cpu, conv2d_cpu_fast, Algorithm, GpuContext, GpuConv2d};
+use ndarray::Array1;
 
-struct Shape {
-    id: String,
-    input: [usize; 4],
-    kernel: usize,
-    cout: usize,
-    params: Conv2dParams,
-}
-
-fn shapes() -> Vec<Shape> {
-    let same = Conv2dParams {
-        padding: Padding::Same,
-        ..Default::default()
-    };
-    let shape = |id: &str, input, kernel, cout, params| Shape {
-        id: id.into(),
-        input,
-        kernel,
-        cout,
-        params,
-    };
-    let mut shapes = vec![
-        shape("B1", [1, 4, 4, 2], 3, 2, Conv2dParams::default()),
-        shape("B2", [1, 56, 56, 64], 3, 64, same),
-        shape("B3", [1, 28, 28, 256], 1, 256, Conv2dParams::default()),
-        shape(
-            "B4",
-            [1, 224, 224, 3],
-            7,
-            64,
-            Conv2dParams {
-                stride: [2, 2],
-                ..same
-            },
-        ),
-        shape("B5", [8, 32, 32, 64], 3, 64, same),
-        shape(
-            "B6",
-            [1, 56, 56, 128],
-            3,
-            128,
-            Conv2dParams {
-                groups: 128,
-                ..same
-            },
-        ),
-    ];
-    for (i, k) in [1, 3, 5, 7, 9, 11].into_iter().enumerate() {
-        let id = if i < 4 {
-            format!("B{}", 7 + i)
-        } else {
-            format!("k{k}")
-        };
-        shapes.push(shape(&id, [1, 64, 64, 32], k, 32, same));
-    }
-    shapes
-}
+#[path = "../benches/common/shapes.rs"]
+mod shapes;
+use shapes::{filled, shapes, Shape};
 
 /// Median seconds of `f`, run until `budget` is spent (at least 3, at most 50 times).
 fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
@@ -172,12 +117,6 @@ fn bytemuck_cast(data: &[f32]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), std::mem::size_of_val(data)) }
 }
 
-fn filled(shape: [usize; 4], seed: usize) -> Array4<f32> {
-    Array4::from_shape_fn(shape, |(a, b, c, d)| {
-        (((a * 131 + b * 31 + c * 7 + d + seed) * 2654435761usize) % 1000) as f32 / 500.0 - 1.0
-    })
-}
-
 struct Row {
     id: String,
     kernel: usize,
@@ -236,10 +175,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for s in shapes {
         progress.set_message(format!("{} {:?}", s.id, s.input));
         let x = filled(s.input, 1);
-        let w = filled(
-            [s.kernel, s.kernel, s.input[3] / s.params.groups, s.cout],
-            2,
-        );
+        let w = filled(s.weights_shape(), 2);
         let b = Array1::from_shape_fn(s.cout, |i| i as f32 / s.cout as f32 - 0.5);
         let mut conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?;
         if let Some(algorithm) = forced {

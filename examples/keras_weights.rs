@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
-use ndarray::{s, Array1, Array4};
+use ndarray::{s, Array4};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -44,21 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The seed's image, or a ramp of the layer's input size.
     let x = if seed {
-        let data = [
-            [
-                [1., 2., 3., 0.],
-                [2., 0., 1., 2.],
-                [0., 1., 2., 0.],
-                [0., 0., 3., 1.],
-            ],
-            [
-                [0., 2., 1., 3.],
-                [1., 1., 0., 1.],
-                [2., 2., 3., 2.],
-                [3., 1., 0., 0.],
-            ],
-        ];
-        Array4::from_shape_fn((1, 4, 4, 2), |(_, y, x, c)| data[c][y][x])
+        conv2d_wgpu::seed::input()
     } else {
         let cin = cin_g * conv.params().groups;
         Array4::from_shape_fn((1, kh + 3, kw + 3, cin), |(_, y, x, c)| {
@@ -70,9 +56,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("y_{o} =\n{}", y.slice(s![0, .., .., o]));
     }
     if seed {
-        let keras = [[[15., 18.], [9., 19.]], [[16., 14.], [34., 21.]]];
-        let expected = Array4::from_shape_fn((1, 2, 2, 2), |(_, r, c, o)| keras[o][r][c]);
-        assert_eq!(y, expected, "the seed's Keras output");
+        assert_eq!(
+            y,
+            conv2d_wgpu::seed::keras_output(),
+            "the seed's Keras output"
+        );
         println!("matches Keras' output to the digit");
     }
     Ok(())
@@ -80,15 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The seed's kernel (HWIO 3x3x2x2) and bias, saved as numpy would.
 fn write_seed_pair() -> Result<(PathBuf, Option<PathBuf>), Box<dyn std::error::Error>> {
-    let kernels = [
-        [[0., 1., 0.], [2., 0., 3.], [0., 4., 0.]],
-        [[2., 0., 1.], [0., 1., 0.], [1., 0., 3.]],
-        [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]],
-        [[1., 0., 0.], [0., 2., 3.], [2., 0., 0.]],
-    ];
-    let kernel =
-        Array4::<f32>::from_shape_fn((3, 3, 2, 2), |(ky, kx, i, j)| kernels[2 * i + j][ky][kx]);
-    let bias = Array1::<f32>::from(vec![1.0, -1.0]);
+    let (kernel, bias) = (conv2d_wgpu::seed::weights(), conv2d_wgpu::seed::bias());
     let dir = std::env::temp_dir().join("conv2d-wgpu-keras-weights");
     std::fs::create_dir_all(&dir)?;
     let (k, b) = (dir.join("kernel.npy"), dir.join("bias.npy"));

@@ -2,34 +2,11 @@
 //! `Conv2D` with two 3x3 kernels per output channel on a 4x4x2 image, run on the
 //! GPU, checked against the CPU reference, printed in the seed's format.
 
-use conv2d_wgpu::{conv2d_cpu, Conv2dParams, GpuContext, GpuConv2d};
-use ndarray::{s, Array1, Array2, Array4, ArrayView2};
+use conv2d_wgpu::{conv2d_cpu, seed, Conv2dParams, GpuContext, GpuConv2d};
+use ndarray::{s, Array2, ArrayView2};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let data = [
-        [
-            [1., 2., 3., 0.],
-            [2., 0., 1., 2.],
-            [0., 1., 2., 0.],
-            [0., 0., 3., 1.],
-        ],
-        [
-            [0., 2., 1., 3.],
-            [1., 1., 0., 1.],
-            [2., 2., 3., 2.],
-            [3., 1., 0., 0.],
-        ],
-    ];
-    // kernel_ij: input channel i -> output channel j.
-    let kernels = [
-        [[0., 1., 0.], [2., 0., 3.], [0., 4., 0.]], // kernel_00
-        [[2., 0., 1.], [0., 1., 0.], [1., 0., 3.]], // kernel_01
-        [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]], // kernel_10
-        [[1., 0., 0.], [0., 2., 3.], [2., 0., 0.]], // kernel_11
-    ];
-    let x = Array4::from_shape_fn((1, 4, 4, 2), |(_, y, x, c)| data[c][y][x]);
-    let w = Array4::from_shape_fn((3, 3, 2, 2), |(ky, kx, i, j)| kernels[2 * i + j][ky][kx]);
-    let b = Array1::from(vec![1.0f32, -1.0]);
+    let (x, w, b) = (seed::input(), seed::weights(), seed::bias());
     let params = Conv2dParams::default(); // stride 1, valid, linear
 
     let ctx = GpuContext::new()?;
@@ -37,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let y = conv.forward(x.view())?;
     let y_cpu = conv2d_cpu(x.view(), w.view(), Some(b.view()), params)?;
     assert_eq!(y, y_cpu, "GPU and CPU disagree on the seed");
+    assert_eq!(y, seed::keras_output(), "Keras printed a different output");
 
     let info = ctx.adapter_info();
     println!(

@@ -30,23 +30,41 @@ pub enum Algorithm {
     /// Depthwise (`groups == cin == cout`, `cin % 4 == 0`): 8 pixels x 4
     /// channels per invocation, input rows reused from registers.
     Depthwise,
+    /// Implicit GEMM tiled through workgroup memory (64 x 64 outputs per
+    /// workgroup, 8 x 8 per invocation), the design that wins on GPUs; chosen
+    /// on discrete and integrated GPUs. Needs `groups == 1`. It multiplies the
+    /// padding as zeros, as TensorFlow does: an infinite or NaN weight meeting
+    /// the padding gives NaN where the CPU reference skips the tap.
+    TiledGemm,
+}
+
+/// What the selection needs to know about the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DeviceCaps {
+    /// Subgroup operations with subgroups of at least 8 invocations.
+    pub subgroups: bool,
+    /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
+    pub gpu: bool,
 }
 
 impl Algorithm {
     /// Every algorithm, for benchmarks and tests that try them all.
-    pub const ALL: [Algorithm; 4] = [
+    pub const ALL: [Algorithm; 5] = [
         Algorithm::Direct,
         Algorithm::ImplicitGemm,
         Algorithm::Gemm,
         Algorithm::Depthwise,
+        Algorithm::TiledGemm,
     ];
 
     /// Why this algorithm cannot run `g`, if it cannot.
     pub(crate) fn unsupported(self, g: &ConvGeometry) -> Option<&'static str> {
         match self {
             Algorithm::Direct => None,
-            Algorithm::ImplicitGemm if g.groups != 1 => Some("it needs groups == 1"),
-            Algorithm::ImplicitGemm => None,
+            Algorithm::ImplicitGemm | Algorithm::TiledGemm if g.groups != 1 => {
+                Some("it needs groups == 1")
+            }
+            Algorithm::ImplicitGemm | Algorithm::TiledGemm => None,
             Algorithm::Gemm if gemm_view(g).is_none() => Some(
                 "it needs groups == 1 and a 1x1 kernel with stride 1 and no padding, \
                  or a kernel covering the whole unpadded input",
@@ -61,38 +79,40 @@ impl Algorithm {
         }
     }
 
-    /// The heuristic: the specialised kernel where it applies, the direct one
-    /// otherwise, and for problems so small that a tiled kernel would not fill
-    /// one workgroup (the direct kernel measured faster there: the seed, B1,
-    /// runs in half the time).
-    pub(crate) fn select(g: &ConvGeometry) -> Algorithm {
+    /// The heuristic: the direct kernel for problems so small that a tiled
+    /// kernel would not fill one workgroup (it measured faster there: the
+    /// seed, B1, runs in half the time); else depthwise where it applies; else,
+    /// on GPUs, the workgroup-memory tiled GEMM, and on CPU-like adapters
+    /// (llvmpipe) the register-tiled one (workgroup memory is a net loss there);
+    /// the direct kernel for what remains (grouped convolutions).
+    pub(crate) fn select(g: &ConvGeometry, caps: DeviceCaps) -> Algorithm {
         let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
         if outputs < IGEMM_PIXELS * IGEMM_COLUMNS4 * 4 * u64::from(WORKGROUP_SIZE) / 4 {
             return Algorithm::Direct;
         }
-        [
-            Algorithm::Depthwise,
-            Algorithm::Gemm,
-            Algorithm::ImplicitGemm,
-        ]
-        .into_iter()
-        .find(|a| a.unsupported(g).is_none())
-        .unwrap_or(Algorithm::Direct)
+        let gemm = if caps.gpu {
+            Algorithm::TiledGemm
+        } else {
+            Algorithm::Gemm
+        };
+        [Algorithm::Depthwise, gemm, Algorithm::ImplicitGemm]
+            .into_iter()
+            .find(|a| a.unsupported(g).is_none())
+            .unwrap_or(Algorithm::Direct)
     }
 
-    /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs it,
-    /// on a device with (or without) subgroups of at least 8 invocations.
+    /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs it.
     /// `None` when the algorithm does not support `g`.
     pub(crate) fn lower(
         self,
         g: &ConvGeometry,
-        subgroups: bool,
+        caps: DeviceCaps,
     ) -> Option<(ConvGeometry, KernelKind)> {
         if self.unsupported(g).is_some() {
             return None;
         }
         let igemm = |g: ConvGeometry| {
-            let kind = match (g.in_c.is_multiple_of(4), subgroups) {
+            let kind = match (g.in_c.is_multiple_of(4), caps.subgroups) {
                 (true, true) => KernelKind::IgemmSubgroup,
                 (true, false) => KernelKind::IgemmVec4,
                 (false, _) => KernelKind::IgemmScalar,
@@ -104,6 +124,7 @@ impl Algorithm {
             Algorithm::ImplicitGemm => igemm(*g),
             Algorithm::Gemm => igemm(gemm_view(g)?),
             Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
+            Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
         })
     }
 }
@@ -133,6 +154,11 @@ impl KernelKind {
                 let column_tiles = columns4.div_ceil(IGEMM_COLUMNS4);
                 (column_tiles * pixel_tiles.div_ceil(group), pixel_tiles)
             }
+            // Workgroups are (64-channel tile) x (64-pixel tile).
+            KernelKind::IgemmTiled => {
+                let tiles = pixels.div_ceil(64) * columns4.div_ceil(16);
+                (tiles, pixels)
+            }
             // Workgroups are (channel vec4) x (runs of 64 row segments).
             KernelKind::DepthwiseVec4 => {
                 let tiles = rows * out_w.div_ceil(DEPTHWISE_PIXELS);
@@ -145,7 +171,10 @@ impl KernelKind {
     pub(crate) fn min_outputs_per_invocation(self) -> u64 {
         match self {
             KernelKind::Direct => 1,
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => 1,
+            KernelKind::IgemmVec4
+            | KernelKind::IgemmScalar
+            | KernelKind::IgemmSubgroup
+            | KernelKind::IgemmTiled => 1,
             KernelKind::DepthwiseVec4 => 4,
         }
     }

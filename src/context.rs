@@ -239,6 +239,18 @@ impl GpuContext {
             && self.inner.info.subgroup_min_size >= 8
     }
 
+    /// What kernel selection needs to know about this device.
+    pub(crate) fn caps(&self) -> crate::algorithm::DeviceCaps {
+        use wgpu::DeviceType::{DiscreteGpu, IntegratedGpu, VirtualGpu};
+        crate::algorithm::DeviceCaps {
+            subgroups: self.subgroups(),
+            gpu: matches!(
+                self.inner.info.device_type,
+                DiscreteGpu | IntegratedGpu | VirtualGpu
+            ),
+        }
+    }
+
     /// Whether two handles share one context (and so one device).
     pub(crate) fn same_context(&self, other: &GpuContext) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

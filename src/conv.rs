@@ -132,6 +132,7 @@ impl GpuConv2d {
             PipelineKey {
                 kind: KernelKind::Direct,
                 activation: params.activation.shader_code(),
+                check_bounds: true,
             },
         )?;
         let (weight_chunks, bias) = ctx.capture("uploading weights and bias", || {
@@ -412,7 +413,7 @@ impl GpuConv2d {
 
     fn choose(&self, g: &ConvGeometry) -> Result<Algorithm> {
         match self.forced {
-            None => Ok(Algorithm::select(g)),
+            None => Ok(Algorithm::select(g, self.ctx.caps())),
             Some(forced) => match forced.unsupported(g) {
                 None => Ok(forced),
                 Some(reason) => Err(unsupported(forced, reason, &self.layer)),
@@ -427,7 +428,7 @@ impl GpuConv2d {
         let algorithm = self.choose(&geometry)?;
         crate::trace::span!("conv2d.plan", input = ?input, algorithm = ?algorithm);
         let (lowered, kind) = algorithm
-            .lower(&geometry, self.ctx.subgroups())
+            .lower(&geometry, self.ctx.caps())
             .expect("choose returns algorithms that support the geometry");
         self.ctx.check_alive()?;
         let limits = &self.ctx.inner.limits;
@@ -442,12 +443,24 @@ impl GpuConv2d {
             .max()
             .unwrap_or(1);
         let pieces = plan::pieces(&lowered, widest, &budget)?;
+        // The tiled kernel's edge checks go when its 64 x 64 x 16 tiles divide
+        // every dispatch exactly.
+        let depth = lowered.k_h * lowered.k_w * lowered.in_c;
+        let tiles_divide = depth % 16 == 0
+            && self
+                .weight_chunks
+                .iter()
+                .all(|c| c.channels.len() % 64 == 0)
+            && pieces
+                .iter()
+                .all(|p| (p.images.len() * p.out_rows.len() * lowered.out_w) % 64 == 0);
         let pipeline = self.ctx.inner.kernels.pipeline(
             &self.ctx.inner.device,
             limits,
             PipelineKey {
                 kind,
                 activation: self.layer.params.activation.shader_code(),
+                check_bounds: kind != KernelKind::IgemmTiled || !tiles_divide,
             },
         )?;
         Ok(Run {

@@ -170,6 +170,18 @@ pub enum Conv2dError {
         limit: u32,
     },
 
+    /// A kernel's workgroup memory beyond the device's limit.
+    #[error(
+        "conv2d: a kernel needs {bytes} bytes of workgroup memory but the device's \
+         max_compute_workgroup_storage_size is {limit}"
+    )]
+    WorkgroupMemoryTooLarge {
+        /// Bytes the kernel declares.
+        bytes: u32,
+        /// The device's `max_compute_workgroup_storage_size`.
+        limit: u32,
+    },
+
     /// wgpu reported an error (validation, out-of-memory or internal), captured
     /// with an error scope.
     #[error("conv2d: wgpu {kind} error while {operation}: {message}")]

@@ -26,7 +26,12 @@ pub(crate) enum KernelKind {
     IgemmSubgroup,
     /// Depthwise, 4 channels x 8 pixels per invocation, cin % 4 == 0.
     DepthwiseVec4,
+    /// Implicit GEMM tiled through workgroup memory (64 x 64 per workgroup), for GPUs.
+    IgemmTiled,
 }
+
+/// Workgroup memory the tiled kernel declares (`a_tile` + `b_tile`).
+pub(crate) const TILED_WORKGROUP_BYTES: u32 = 1024 * 4 + 256 * 16;
 
 impl KernelKind {
     fn source(self) -> (&'static str, &'static str) {
@@ -51,6 +56,10 @@ impl KernelKind {
                 "conv2d_depthwise_vec4.wgsl",
                 include_str!("../shaders/conv2d_depthwise_vec4.wgsl"),
             ),
+            KernelKind::IgemmTiled => (
+                "conv2d_igemm_tiled.wgsl",
+                include_str!("../shaders/conv2d_igemm_tiled.wgsl"),
+            ),
         }
     }
 }
@@ -61,6 +70,8 @@ pub(crate) struct PipelineKey {
     pub kind: KernelKind,
     /// `Activation::shader_code`.
     pub activation: u32,
+    /// The tiled kernel's `CHECK_BOUNDS` (false when its tiles divide the problem).
+    pub check_bounds: bool,
 }
 
 /// Pipelines built so far on one device; never rebuilt per call.
@@ -105,6 +116,14 @@ impl KernelCache {
         key: PipelineKey,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
         check_workgroup_size([WORKGROUP_SIZE, 1, 1], limits)?;
+        if key.kind == KernelKind::IgemmTiled
+            && TILED_WORKGROUP_BYTES > limits.max_compute_workgroup_storage_size
+        {
+            return Err(Conv2dError::WorkgroupMemoryTooLarge {
+                bytes: TILED_WORKGROUP_BYTES,
+                limit: limits.max_compute_workgroup_storage_size,
+            });
+        }
         let layout = self.layout(device)?;
         let mut pipelines = lock(&self.pipelines);
         if let Some(pipeline) = pipelines.get(&key) {
@@ -127,10 +146,13 @@ impl KernelCache {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-            let constants = [
+            let mut constants = vec![
                 ("ACTIVATION", f64::from(key.activation)),
                 ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
             ];
+            if key.kind == KernelKind::IgemmTiled {
+                constants.push(("CHECK_BOUNDS", f64::from(u8::from(key.check_bounds))));
+            }
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pipeline_layout),

@@ -44,6 +44,7 @@ mod params;
 mod plan;
 mod readback;
 mod scope;
+pub mod seed;
 mod tensor;
 mod trace;
 

@@ -3,24 +3,10 @@
 
 mod common;
 
+use common::strategies::padding;
 use common::{assert_matches_reference, random1, random4};
 use conv2d_wgpu::{conv2d_cpu, conv2d_cpu_fast, Activation, Conv2dParams, Padding};
 use proptest::prelude::*;
-
-fn padding() -> impl Strategy<Value = Padding> {
-    prop_oneof![
-        Just(Padding::Valid),
-        Just(Padding::Same),
-        (0..3usize, 0..3usize, 0..3usize, 0..3usize).prop_map(|(top, bottom, left, right)| {
-            Padding::Explicit {
-                top,
-                bottom,
-                left,
-                right,
-            }
-        }),
-    ]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -95,29 +95,11 @@ fn pytorch_layout_convolution_equals_the_keras_layout_answer() {
 
 #[test]
 fn the_seed_in_pytorch_layout() {
-    // The seed (../shared/SEED.md) as a PyTorch user holds it: weight[o, i] = kernel_io.
-    let data = [
-        [
-            [1., 2., 3., 0.],
-            [2., 0., 1., 2.],
-            [0., 1., 2., 0.],
-            [0., 0., 3., 1.],
-        ],
-        [
-            [0., 2., 1., 3.],
-            [1., 1., 0., 1.],
-            [2., 2., 3., 2.],
-            [3., 1., 0., 0.],
-        ],
-    ];
-    let kernels = [
-        [[0., 1., 0.], [2., 0., 3.], [0., 4., 0.]],
-        [[2., 0., 1.], [0., 1., 0.], [1., 0., 3.]],
-        [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]],
-        [[1., 0., 0.], [0., 2., 3.], [2., 0., 0.]],
-    ];
-    let x_nchw = Array4::from_shape_fn((1, 2, 4, 4), |(_, c, y, x)| data[c][y][x]);
-    let w_oihw = Array4::from_shape_fn((2, 2, 3, 3), |(o, i, ky, kx)| kernels[2 * i + o][ky][kx]);
+    // The seed (../shared/SEED.md) as a PyTorch user holds it: NCHW input,
+    // weight[o, i] = kernel_io (OIHW).
+    let x_nchw = nhwc_to_nchw(conv2d_wgpu::seed::input().view()).to_owned();
+    let w_hwio = conv2d_wgpu::seed::weights();
+    let w_oihw = Array4::from_shape_fn((2, 2, 3, 3), |(o, i, ky, kx)| w_hwio[[ky, kx, i, o]]);
     let b = ndarray::arr1(&[1.0f32, -1.0]);
     let y = conv2d_cpu(
         nchw_to_nhwc(x_nchw.view()),

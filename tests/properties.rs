@@ -4,39 +4,13 @@
 
 mod common;
 
+use common::strategies::{activation, padding};
 use common::{assert_matches_reference, forward_with, random1, random4};
-use conv2d_wgpu::{conv2d_cpu, Activation, Algorithm, Conv2dParams, GpuConv2d, Padding};
+use conv2d_wgpu::{conv2d_cpu, Algorithm, Conv2dParams, GpuConv2d};
 use proptest::prelude::*;
 
 /// Cases per run; CI runs this many on each backend.
 const CASES: u32 = 256;
-
-fn padding() -> impl Strategy<Value = Padding> {
-    prop_oneof![
-        Just(Padding::Valid),
-        Just(Padding::Same),
-        (0..3usize, 0..3usize, 0..3usize, 0..3usize).prop_map(|(top, bottom, left, right)| {
-            Padding::Explicit {
-                top,
-                bottom,
-                left,
-                right,
-            }
-        }),
-    ]
-}
-
-fn activation() -> impl Strategy<Value = Activation> {
-    prop_oneof![
-        Just(Activation::Linear),
-        Just(Activation::Relu),
-        Just(Activation::Relu6),
-        (-2.0f32..2.0).prop_map(Activation::LeakyRelu),
-        Just(Activation::Sigmoid),
-        Just(Activation::Tanh),
-        Just(Activation::Silu),
-    ]
-}
 
 #[derive(Debug, Clone)]
 struct Config {

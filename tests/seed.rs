@@ -2,41 +2,31 @@
 
 mod common;
 
-use conv2d_wgpu::{conv2d_cpu, Conv2dParams, GpuConv2d};
+use conv2d_wgpu::{conv2d_cpu, seed, Conv2dParams, GpuConv2d};
 use ndarray::{Array1, Array4};
 
-/// Input, weights and bias exactly as in the seed's Keras program.
+/// Input, weights and bias of the seed's Keras program (`conv2d_wgpu::seed`,
+/// typed in from ../shared/SEED.md).
 fn seed() -> (Array4<f32>, Array4<f32>, Array1<f32>) {
-    let data = [
-        [
-            [1., 2., 3., 0.],
-            [2., 0., 1., 2.],
-            [0., 1., 2., 0.],
-            [0., 0., 3., 1.],
-        ],
-        [
-            [0., 2., 1., 3.],
-            [1., 1., 0., 1.],
-            [2., 2., 3., 2.],
-            [3., 1., 0., 0.],
-        ],
-    ];
-    // np.stack([k00, k01, k10, k11], -1) reshaped to (3, 3, 2, 2): weights[.., .., i, j] = kernel_ij.
-    let kernels = [
-        [[0., 1., 0.], [2., 0., 3.], [0., 4., 0.]],
-        [[2., 0., 1.], [0., 1., 0.], [1., 0., 3.]],
-        [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]],
-        [[1., 0., 0.], [0., 2., 3.], [2., 0., 0.]],
-    ];
-    let x = Array4::from_shape_fn((1, 4, 4, 2), |(_, y, x, c)| data[c][y][x]);
-    let w = Array4::from_shape_fn((3, 3, 2, 2), |(ky, kx, i, j)| kernels[2 * i + j][ky][kx]);
-    (x, w, Array1::from(vec![1.0, -1.0]))
+    (seed::input(), seed::weights(), seed::bias())
 }
 
 /// Keras' printed output (seed-keras-conv2d.txt): y_0 = [[15, 18], [9, 19]], y_1 = [[16, 14], [34, 21]].
 fn keras_output() -> Array4<f32> {
-    let y = [[[15., 18.], [9., 19.]], [[16., 14.], [34., 21.]]];
-    Array4::from_shape_fn((1, 2, 2, 2), |(_, r, c, o)| y[o][r][c])
+    seed::keras_output()
+}
+
+#[test]
+fn the_seed_data_is_the_documents() {
+    // Spot checks against the text of ../shared/SEED.md, independent of seed.rs's layout code.
+    let (x, w, b) = seed();
+    assert_eq!((x[[0, 0, 2, 0]], x[[0, 3, 0, 1]]), (3.0, 3.0)); // data_0[0][2], data_1[3][0]
+    assert_eq!(w[[1, 2, 0, 0]], 3.0); // kernel_00[1][2]
+    assert_eq!(w[[2, 2, 0, 1]], 3.0); // kernel_01[2][2]
+    assert_eq!(w[[1, 1, 1, 0]], 1.0); // kernel_10[1][1]
+    assert_eq!(w[[2, 0, 1, 1]], 2.0); // kernel_11[2][0]
+    assert_eq!(b.to_vec(), vec![1.0, -1.0]);
+    assert_eq!(keras_output()[[0, 1, 0, 1]], 34.0); // y_1[1][0]
 }
 
 #[test]

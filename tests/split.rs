@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{assert_matches_reference, gpu_with_limits, random1, random4};
-use conv2d_wgpu::{Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
+use common::{assert_matches_reference, forward_with, gpu_with_limits, random1, random4};
+use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding};
 
 fn check(
     ctx: &GpuContext,
@@ -18,11 +18,25 @@ fn check(
     let x = random4(input, seed);
     let w = random4(weights, seed + 1);
     let b = random1(weights[3], seed + 2);
-    let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
     let what = format!("{input:?} {weights:?} {params:?}");
-    let y = conv.forward(x.view()).unwrap();
-    assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), params, &what);
-    // The device-resident path splits the same way.
+    // Every algorithm that can run the layer splits the same way.
+    for algorithm in Algorithm::ALL {
+        let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
+        let Some(y) = forward_with(conv, algorithm, &x) else {
+            continue;
+        };
+        let what = format!("{what} with {algorithm:?}");
+        assert_matches_reference(
+            &y.unwrap(),
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            params,
+            &what,
+        );
+    }
+    // The device-resident path too.
+    let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
     let y = conv
         .forward_tensor(&ctx.upload(x.view()).unwrap())
         .unwrap()

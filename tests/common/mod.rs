@@ -217,3 +217,38 @@ pub fn gpu_with_limits(lower: impl FnOnce(&mut conv2d_wgpu::wgpu::Limits)) -> Op
         .expect("device with lowered limits");
     Some(GpuContext::from_wgpu(device, queue))
 }
+
+/// Property-test strategies shared by the seeded suites.
+pub mod strategies {
+    use conv2d_wgpu::{Activation, Padding};
+    use proptest::prelude::*;
+
+    /// `valid`, `same`, or explicit padding of 0..3 on each side.
+    pub fn padding() -> impl Strategy<Value = Padding> {
+        prop_oneof![
+            Just(Padding::Valid),
+            Just(Padding::Same),
+            (0..3usize, 0..3usize, 0..3usize, 0..3usize).prop_map(|(top, bottom, left, right)| {
+                Padding::Explicit {
+                    top,
+                    bottom,
+                    left,
+                    right,
+                }
+            }),
+        ]
+    }
+
+    /// Every activation; LeakyRelu slopes in [-2, 2).
+    pub fn activation() -> impl Strategy<Value = Activation> {
+        prop_oneof![
+            Just(Activation::Linear),
+            Just(Activation::Relu),
+            Just(Activation::Relu6),
+            (-2.0f32..2.0).prop_map(Activation::LeakyRelu),
+            Just(Activation::Sigmoid),
+            Just(Activation::Tanh),
+            Just(Activation::Silu),
+        ]
+    }
+}
