@@ -228,20 +228,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     progress.finish_and_clear();
 
     println!("Adapter: {adapter}\n");
-    println!("| id | MFLOP | algorithm | GPU resident GFLOP/s | GPU naive GFLOP/s | speed-up | GPU end-to-end GFLOP/s | CPU fast GFLOP/s | CPU reference GFLOP/s | max abs diff GPU vs CPU |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| id | MFLOP | algorithm | GPU resident GFLOP/s | GPU resident ms | GPU naive GFLOP/s | speed-up | GPU end-to-end GFLOP/s | GPU end-to-end ms | CPU fast GFLOP/s | CPU fast ms | CPU reference GFLOP/s | max abs diff GPU vs CPU |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         let reference = r.cpu_reference.map_or("-".into(), figure);
         println!(
-            "| {} | {} | {:?} | {} | {} | {:.1}x | {} | {} | {} | {:.1e} |",
+            "| {} | {} | {:?} | {} | {} | {} | {:.1}x | {} | {} | {} | {} | {} | {:.1e} |",
             r.id,
             figure(r.mflop),
             r.algorithm,
             figure(r.resident),
+            figure(r.mflop / r.resident / 1e3),
             figure(r.naive),
             r.resident / r.naive,
             figure(r.end_to_end),
+            figure(r.mflop / r.end_to_end / 1e3),
             figure(r.cpu_fast),
+            figure(r.mflop / r.cpu_fast / 1e3),
             reference,
             r.max_diff
         );

@@ -448,6 +448,69 @@ fn workgroup_size_beyond_the_device_limit() {
 }
 
 #[test]
+fn workgroup_memory_beyond_the_device_limit() {
+    // The tiled GEMM stages 8 KiB in workgroup memory; a device allowing 4 KiB
+    // gets an error naming both, before wgpu sees the pipeline.
+    let Some(ctx) = gpu_with_limits(|l| l.max_compute_workgroup_storage_size = 4096) else {
+        return;
+    };
+    let conv = GpuConv2d::new(
+        &ctx,
+        Array4::zeros((3, 3, 4, 64)).view(),
+        None,
+        Conv2dParams::default(),
+    )
+    .unwrap()
+    .with_algorithm(conv2d_wgpu::Algorithm::TiledGemm)
+    .unwrap();
+    let e = conv
+        .forward(Array4::zeros((1, 16, 16, 4)).view())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Conv2dError::WorkgroupMemoryTooLarge {
+                bytes: 8192,
+                limit: 4096
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("max_compute_workgroup_storage_size"),
+        "{e}"
+    );
+}
+
+#[test]
+fn forcing_an_algorithm_that_cannot_run_the_layer_is_an_error() {
+    let Some(ctx) = common::gpu() else { return };
+    let grouped = Conv2dParams {
+        groups: 2,
+        ..Default::default()
+    };
+    let conv = GpuConv2d::new(ctx, Array4::zeros((3, 3, 2, 4)).view(), None, grouped).unwrap();
+    for algorithm in [
+        conv2d_wgpu::Algorithm::ImplicitGemm,
+        conv2d_wgpu::Algorithm::Depthwise,
+        conv2d_wgpu::Algorithm::TiledGemm,
+    ] {
+        let conv = GpuConv2d::new(ctx, Array4::zeros((3, 3, 2, 4)).view(), None, grouped).unwrap();
+        let e = conv.with_algorithm(algorithm).err().unwrap();
+        assert!(
+            matches!(e, Conv2dError::UnsupportedAlgorithm { groups: 2, .. }),
+            "{e}"
+        );
+    }
+    // Gemm depends on the input: a 3x3 kernel is a GEMM only over a 3x3 input.
+    let gemm = conv.with_algorithm(conv2d_wgpu::Algorithm::Gemm).unwrap();
+    let e = gemm
+        .forward(Array4::zeros((1, 5, 5, 4)).view())
+        .unwrap_err();
+    assert!(matches!(e, Conv2dError::UnsupportedAlgorithm { .. }), "{e}");
+}
+
+#[test]
 fn wgpu_validation_errors_are_captured_not_panicked() {
     // The direct kernel binds four storage buffers; a device allowing two fails
     // pipeline validation inside wgpu. The error scope must turn that into Err
