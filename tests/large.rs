@@ -11,17 +11,28 @@ use conv2d_wgpu::{Activation, Conv2dParams, GpuConv2d, Padding};
 #[test]
 #[ignore = "large: ~150 MiB input, run explicitly"]
 fn an_input_above_the_binding_limit_matches_the_cpu() {
+    // cin 9: the scalar-input implicit GEMM, in row bands.
+    check_large([1, 2048, 2048, 9], 4);
+}
+
+#[test]
+#[ignore = "large: ~130 MiB input, run explicitly"]
+fn a_vec4_input_above_the_binding_limit_matches_the_cpu() {
+    // cin 8: the vec4 (or subgroup) implicit GEMM, its row bands bound at vec4-aligned offsets.
+    check_large([1, 2048, 2100, 8], 8);
+}
+
+fn check_large(input: [usize; 4], cout: usize) {
     let Some(ctx) = common::gpu() else { return };
     let limit = ctx.limits().max_storage_buffer_binding_size;
-    let input = [1, 2048, 2048, 9];
     let bytes = input.iter().product::<usize>() as u64 * 4;
     assert!(
         bytes > limit,
         "the input must exceed the binding limit ({bytes} <= {limit})"
     );
     let x = random4(input, 1);
-    let w = random4([3, 3, 9, 4], 2);
-    let b = random1(4, 3);
+    let w = random4([3, 3, input[3], cout], 2);
+    let b = random1(cout, 3);
     let p = Conv2dParams {
         padding: Padding::Same,
         activation: Activation::Relu,
@@ -31,9 +42,10 @@ fn an_input_above_the_binding_limit_matches_the_cpu() {
     let start = std::time::Instant::now();
     let y = conv.forward(x.view()).unwrap();
     eprintln!(
-        "input {input:?} = {:.1} MiB (binding limit {:.1} MiB): GPU forward in {:.2?}",
+        "input {input:?} = {:.1} MiB (binding limit {:.1} MiB), {:?}: GPU forward in {:.2?}",
         bytes as f64 / (1 << 20) as f64,
         limit as f64 / (1 << 20) as f64,
+        conv.algorithm_for(input).unwrap(),
         start.elapsed()
     );
     assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, "large input");
