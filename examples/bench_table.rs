@@ -238,13 +238,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             figure(r.mflop),
             r.algorithm,
             figure(r.resident),
-            figure(r.mflop / r.resident / 1e3),
+            figure(r.mflop / r.resident),
             figure(r.naive),
             r.resident / r.naive,
             figure(r.end_to_end),
-            figure(r.mflop / r.end_to_end / 1e3),
+            figure(r.mflop / r.end_to_end),
             figure(r.cpu_fast),
-            figure(r.mflop / r.cpu_fast / 1e3),
+            figure(r.mflop / r.cpu_fast),
             reference,
             r.max_diff
         );

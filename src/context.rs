@@ -27,7 +27,12 @@ pub(crate) struct ContextInner {
     pub lost: Arc<Mutex<Option<String>>>,
     submits: AtomicU64,
     readbacks: AtomicU64,
+    /// Buffers of dropped tensors, by size, for the next outputs of that size.
+    spare: Mutex<Vec<wgpu::Buffer>>,
 }
+
+/// Most spare tensor buffers a context keeps (one chain's worth of outputs).
+const MAX_SPARE: usize = 4;
 
 /// Counts of the work a context has sent to its device, for applications and
 /// tests that want to see it (e.g. that a chain of layers reads nothing back).
@@ -133,6 +138,7 @@ impl GpuContext {
                 lost,
                 submits: AtomicU64::new(0),
                 readbacks: AtomicU64::new(0),
+                spare: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -249,6 +255,28 @@ impl GpuContext {
                 DiscreteGpu | IntegratedGpu | VirtualGpu
             ),
         }
+    }
+
+    /// A tensor buffer of `bytes`: a dropped tensor's when one of that size is
+    /// spare (no allocation, no zero-fill), else a new one.
+    pub(crate) fn tensor_buffer(&self, bytes: u64) -> wgpu::Buffer {
+        let mut spare = self.inner.spare.lock().unwrap_or_else(|p| p.into_inner());
+        match spare.iter().position(|b| b.size() == bytes) {
+            Some(i) => spare.swap_remove(i),
+            None => crate::buffers::tensor(&self.inner.device, "conv2d output", bytes),
+        }
+    }
+
+    /// Keeps a dropped tensor's buffer for reuse (the oldest goes when full).
+    pub(crate) fn recycle(&self, buffer: wgpu::Buffer) {
+        if self.check_alive().is_err() {
+            return;
+        }
+        let mut spare = self.inner.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() == MAX_SPARE {
+            spare.remove(0);
+        }
+        spare.push(buffer);
     }
 
     /// Whether two handles share one context (and so one device).

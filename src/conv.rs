@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU64;
 use std::ops::Range;
+use std::sync::Arc;
 
 use ndarray::{Array4, ArrayView1, ArrayView4};
 
@@ -45,6 +46,8 @@ pub struct GpuConv2d {
     forced: Option<Algorithm>,
     /// Buffers of the last `forward`, reused for the same input shape.
     reusable: std::sync::Mutex<Option<Reusable>>,
+    /// The plan and uniform blocks of the last input shape, for every forward form.
+    prepared: std::sync::Mutex<Option<Arc<Prepared>>>,
 }
 
 struct WeightChunk {
@@ -169,6 +172,7 @@ impl GpuConv2d {
             bias,
             forced: None,
             reusable: std::sync::Mutex::new(None),
+            prepared: std::sync::Mutex::new(None),
         })
     }
 
@@ -217,7 +221,8 @@ impl GpuConv2d {
 
     /// Plans a forward pass for `shape` and makes the buffers it reuses.
     fn reusable_for(&self, shape: [usize; 4]) -> Result<Reusable> {
-        let run = self.plan(shape)?;
+        let prepared = self.prepared(shape)?;
+        let run = &prepared.run;
         let limits = &self.ctx.inner.limits;
         let input_bytes = check_buffer("input", &shape, limits)?;
         let output_bytes = check_buffer("output", &run.output_shape, limits)?;
@@ -226,7 +231,7 @@ impl GpuConv2d {
             let input = buffers::tensor(device, "conv2d input", input_bytes);
             let output = buffers::tensor(device, "conv2d output", output_bytes);
             let staging = buffers::staging(device, output_bytes);
-            let work = self.bind(&input, &output, &run)?;
+            let work = self.bind(&input, &output, &prepared.dispatches)?;
             Ok(Reusable {
                 input_shape: shape,
                 output_shape: run.output_shape,
@@ -281,13 +286,14 @@ impl GpuConv2d {
                 layer_adapter: self.ctx.inner.info.name.clone(),
             });
         }
-        let run = self.plan(x.shape)?;
+        let prepared = self.prepared(x.shape)?;
+        let run = &prepared.run;
         let device = &self.ctx.inner.device;
         let output_bytes = check_buffer("output", &run.output_shape, &self.ctx.inner.limits)?;
         let output = self.ctx.capture("running a conv2d", || {
-            let output = buffers::tensor(device, "conv2d output", output_bytes);
+            let output = self.ctx.tensor_buffer(output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &x.buffer, &output, &run)?;
+            self.encode(&mut encoder, &x.buffer, &output, &prepared)?;
             self.ctx.submit(encoder.finish());
             Ok(output)
         })?;
@@ -352,6 +358,7 @@ impl GpuConv2d {
         }
         self.forced = Some(algorithm);
         self.reusable = std::sync::Mutex::new(None);
+        self.prepared = std::sync::Mutex::new(None);
         Ok(self)
     }
 
@@ -391,7 +398,8 @@ impl GpuConv2d {
 
     /// Uploads `x`, encodes the dispatches and the copy to a staging buffer, submits once.
     fn submit_forward(&self, x: ArrayView4<f32>) -> Result<(wgpu::Buffer, [usize; 4])> {
-        let run = self.plan(shape4(x.shape()))?;
+        let prepared = self.prepared(shape4(x.shape()))?;
+        let run = &prepared.run;
         let limits = &self.ctx.inner.limits;
         check_buffer("input", &shape4(x.shape()), limits)?;
         let output_bytes = check_buffer("output", &run.output_shape, limits)?;
@@ -403,7 +411,7 @@ impl GpuConv2d {
             let output = buffers::tensor(device, "conv2d output", output_bytes);
             let staging = buffers::staging(device, output_bytes);
             let mut encoder = device.create_command_encoder(&Default::default());
-            self.encode(&mut encoder, &input, &output, &run)?;
+            self.encode(&mut encoder, &input, &output, &prepared)?;
             encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
             self.ctx.submit(encoder.finish());
             Ok(staging)
@@ -478,31 +486,26 @@ impl GpuConv2d {
         encoder: &mut wgpu::CommandEncoder,
         input: &wgpu::Buffer,
         output: &wgpu::Buffer,
-        run: &Run,
+        prepared: &Prepared,
     ) -> Result<()> {
-        let work = self.bind(input, output, run)?;
-        record(encoder, &run.pipeline, &work);
+        let work = self.bind(input, output, &prepared.dispatches)?;
+        record(encoder, &prepared.run.pipeline, &work);
         Ok(())
     }
 
-    /// The bind group (with its uniform block) and grid of every dispatch.
-    fn bind(
-        &self,
-        input: &wgpu::Buffer,
-        output: &wgpu::Buffer,
-        run: &Run,
-    ) -> Result<Vec<(wgpu::BindGroup, FoldedGrid)>> {
+    /// The uniform block, grid and bound element ranges of every dispatch of
+    /// `run` (one per piece and weight chunk). They depend on the input shape
+    /// only, so they are made once per shape and reused.
+    fn dispatches(&self, run: &Run) -> Result<Vec<Dispatch>> {
         let device = &self.ctx.inner.device;
         let limits = &self.ctx.inner.limits;
-        let layout = self.ctx.inner.kernels.layout(device)?;
         let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
         let g = &run.geometry;
-        let mut work = Vec::new();
+        let mut dispatches = Vec::new();
         for piece in &run.pieces {
-            let (input_binding, in_base) = sub_binding(input, piece.input_elements(g), alignment);
-            let (output_binding, out_base) =
-                sub_binding(output, piece.output_elements(g), alignment);
-            for chunk in &self.weight_chunks {
+            let (input, output) = (piece.input_elements(g), piece.output_elements(g));
+            let (in_base, out_base) = (base(&input, alignment), base(&output, alignment));
+            for (chunk_index, chunk) in self.weight_chunks.iter().enumerate() {
                 let rows = (piece.images.len() * piece.out_rows.len()) as u64;
                 let (groups, total) = run.kind.dispatch(
                     rows,
@@ -550,22 +553,90 @@ impl GpuConv2d {
                     bytemuck::bytes_of(&params),
                     wgpu::BufferUsages::UNIFORM,
                 )?;
+                dispatches.push(Dispatch {
+                    uniform,
+                    grid,
+                    input: input.clone(),
+                    output: output.clone(),
+                    chunk: chunk_index,
+                });
+            }
+        }
+        Ok(dispatches)
+    }
+
+    /// Bind groups for `dispatches` over these input and output buffers.
+    fn bind(
+        &self,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        dispatches: &[Dispatch],
+    ) -> Result<Vec<(wgpu::BindGroup, FoldedGrid)>> {
+        let device = &self.ctx.inner.device;
+        let layout = self.ctx.inner.kernels.layout(device)?;
+        let alignment = u64::from(self.ctx.inner.limits.min_storage_buffer_offset_alignment).max(4);
+        Ok(dispatches
+            .iter()
+            .map(|d| {
                 let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("conv2d"),
                     layout: &layout,
                     entries: &[
-                        binding(0, input_binding.clone()),
-                        binding(1, chunk.buffer.as_entire_buffer_binding()),
+                        binding(0, sub_binding(input, &d.input, alignment)),
+                        binding(
+                            1,
+                            self.weight_chunks[d.chunk]
+                                .buffer
+                                .as_entire_buffer_binding(),
+                        ),
                         binding(2, self.bias.as_entire_buffer_binding()),
-                        binding(3, output_binding.clone()),
-                        binding(4, uniform.as_entire_buffer_binding()),
+                        binding(3, sub_binding(output, &d.output, alignment)),
+                        binding(4, d.uniform.as_entire_buffer_binding()),
                     ],
                 });
-                work.push((bind_group, grid));
-            }
-        }
-        Ok(work)
+                (bind_group, d.grid)
+            })
+            .collect())
     }
+
+    /// The plan and uniform blocks for `shape`: the last one's when the shape
+    /// repeats (no planning or uniform uploads per call), else new.
+    fn prepared(&self, shape: [usize; 4]) -> Result<Arc<Prepared>> {
+        let mut last = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = last.as_ref().filter(|p| p.input_shape == shape) {
+            self.ctx.check_alive()?;
+            return Ok(p.clone());
+        }
+        let run = self.plan(shape)?;
+        let dispatches = self
+            .ctx
+            .capture("preparing a conv2d", || self.dispatches(&run))?;
+        let prepared = Arc::new(Prepared {
+            input_shape: shape,
+            run,
+            dispatches,
+        });
+        *last = Some(prepared.clone());
+        Ok(prepared)
+    }
+}
+
+/// One dispatch of a forward pass, independent of the buffers it will bind.
+struct Dispatch {
+    uniform: wgpu::Buffer,
+    grid: FoldedGrid,
+    /// Elements of the input and output it binds.
+    input: Range<u64>,
+    output: Range<u64>,
+    /// Index of its weight chunk.
+    chunk: usize,
+}
+
+/// A forward pass planned for one input shape.
+struct Prepared {
+    input_shape: [usize; 4],
+    run: Run,
+    dispatches: Vec<Dispatch>,
 }
 
 /// The dispatches of one forward pass, in one compute pass.
@@ -607,7 +678,7 @@ struct Run {
     output_shape: [usize; 4],
     kind: KernelKind,
     pieces: Vec<Piece>,
-    pipeline: std::sync::Arc<wgpu::ComputePipeline>,
+    pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 fn unsupported(algorithm: Algorithm, reason: &'static str, layer: &LayerShape) -> Conv2dError {
@@ -619,22 +690,25 @@ fn unsupported(algorithm: Algorithm, reason: &'static str, layer: &LayerShape) -
     }
 }
 
-/// A binding of `elements` of an f32 buffer, starting at an aligned offset; the
-/// element index of the first wanted value inside the binding comes with it.
-fn sub_binding(
-    buffer: &wgpu::Buffer,
-    elements: Range<u64>,
+/// A binding of `elements` of an f32 buffer, from the aligned offset at or
+/// below their start (see [`base`]).
+fn sub_binding<'a>(
+    buffer: &'a wgpu::Buffer,
+    elements: &Range<u64>,
     alignment: u64,
-) -> (wgpu::BufferBinding<'_>, u32) {
+) -> wgpu::BufferBinding<'a> {
     let start = elements.start * 4;
     let offset = start - start % alignment;
-    let size = elements.end * 4 - offset;
-    let binding = wgpu::BufferBinding {
+    wgpu::BufferBinding {
         buffer,
         offset,
-        size: NonZeroU64::new(size),
-    };
-    (binding, ((start - offset) / 4) as u32)
+        size: NonZeroU64::new(elements.end * 4 - offset),
+    }
+}
+
+/// Index, within its binding, of the first of `elements` (see [`sub_binding`]).
+fn base(elements: &Range<u64>, alignment: u64) -> u32 {
+    ((elements.start * 4 % alignment) / 4) as u32
 }
 
 fn binding(index: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {

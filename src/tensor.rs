@@ -118,6 +118,15 @@ pub(crate) fn shaped(shape: [usize; 4], values: Vec<f32>) -> Result<Array4<f32>>
         .map_err(|e| Conv2dError::Readback(format!("result does not fit {shape:?}: {e}")))
 }
 
+impl Drop for GpuTensor {
+    /// The buffer goes back to the context, for the next output of its size
+    /// (queue order keeps earlier work that reads it ahead of later writes).
+    fn drop(&mut self) {
+        // wgpu buffers are shared handles: the clone keeps this one alive.
+        self.ctx.recycle(self.buffer.clone());
+    }
+}
+
 impl std::fmt::Debug for GpuTensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuTensor")

@@ -125,6 +125,41 @@ fn a_host_forward_is_one_submit_and_one_readback() {
 }
 
 #[test]
+fn a_dropped_tensor_buffer_is_reused_without_corrupting_pending_work() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = same(Activation::Linear, 1);
+    let (w1, w2) = (random4([3, 3, 4, 4], 1), random4([3, 3, 4, 4], 2));
+    let first = GpuConv2d::new(ctx, w1.view(), None, p).unwrap();
+    let second = GpuConv2d::new(ctx, w2.view(), None, p).unwrap();
+    let (x, other) = (random4([1, 12, 12, 4], 3), random4([1, 12, 12, 4], 4));
+    let t1 = first
+        .forward_tensor(&ctx.upload(x.view()).unwrap())
+        .unwrap();
+    let y = second.forward_tensor(&t1).unwrap(); // queued: reads t1
+    drop(t1); // its buffer becomes spare...
+    let t3 = first
+        .forward_tensor(&ctx.upload(other.view()).unwrap())
+        .unwrap(); // ...and is written here
+    let expected = conv2d_cpu(x.view(), w1.view(), None, p).unwrap();
+    assert_matches_reference(
+        &y.to_array().unwrap(),
+        expected.view(),
+        w2.view(),
+        None,
+        p,
+        "pending read",
+    );
+    assert_matches_reference(
+        &t3.to_array().unwrap(),
+        other.view(),
+        w1.view(),
+        None,
+        p,
+        "reused buffer",
+    );
+}
+
+#[test]
 fn a_tensor_from_another_context_is_an_error() {
     let Some(ctx) = common::gpu() else { return };
     let other = GpuContext::new().unwrap();
