@@ -1,6 +1,8 @@
 // Shared by every kernel (prepended to each at pipeline creation): the uniform
-// block all kernels read, and the fused activation chosen by ACTIVATION
-// (0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu).
+// block all kernels read, the fused activation chosen by ACTIVATION
+// (0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu), and
+// the helpers of the register-tiled implicit GEMMs. Every kernel declares the
+// same bindings (input, weights, bias, output, p), which the helpers use.
 override ACTIVATION: u32 = 0u;
 
 // One dispatch's piece of the convolution (src/plan.rs). Matches ConvParams in
@@ -71,6 +73,48 @@ fn activate_finite(v: f32, slope: f32) -> f32 {
         }
         default: {
             return v;
+        }
+    }
+}
+
+// --- Register-tiled implicit GEMM (conv2d_igemm_*.wgsl) ---
+
+// Where output pixel `pixel` starts reading: (first input row, first input
+// column, image's first row). Pixels past the end repeat the last one.
+fn origin(pixel: u32) -> vec3<i32> {
+    let last = min(pixel, p.batch * p.out_h * p.out_w - 1u);
+    let rest = last / p.out_w;
+    return vec3<i32>(
+        i32((rest % p.out_h) * p.stride_h) - p.pad_top,
+        i32((last % p.out_w) * p.stride_w) - p.pad_left,
+        i32((rest / p.out_h) * p.in_h),
+    );
+}
+
+// Index of the input at tap (dy, dx) for a pixel with origin `o`, counted in
+// units of `per_pixel` (cin for f32 input, cin / 4 for vec4) from `base`, or -1
+// in the padding.
+fn tap(o: vec3<i32>, dy: i32, dx: i32, base: u32, per_pixel: u32) -> i32 {
+    let iy = o.x + dy;
+    let ix = o.y + dx;
+    let inside = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
+    let at = i32(base + (u32(o.z + iy) * p.in_w + u32(ix)) * per_pixel);
+    return select(-1, at, inside);
+}
+
+// Writes 16 channels (4 vec4 column groups from col0) of one output pixel with
+// bias and activation; pixels past the end and padding columns are skipped.
+fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
+    if pixel >= p.batch * p.out_h * p.out_w {
+        return;
+    }
+    let out_at = p.out_base + pixel * p.out_c + p.oc_offset;
+    for (var j = 0u; j < 4u; j++) {
+        for (var r = 0u; r < 4u; r++) {
+            let oc = (col0 + j) * 4u + r;
+            if oc < p.chunk_c {
+                output[out_at + oc] = activate(acc[j][r] + bias[p.oc_offset + oc], p.leaky_slope);
+            }
         }
     }
 }

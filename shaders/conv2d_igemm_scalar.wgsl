@@ -8,7 +8,7 @@
 // them by zero, which would turn an infinite weight into NaN), as in the CPU
 // reference. Weights: rows k = (ky * kw + kx) * cin + ci of w_stride floats
 // (cout padded to 4). `p.total` counts tiles: pixel tiles x column tiles.
-// Prepended with common.wgsl (Params, activate).
+// Prepended with common.wgsl (Params, activate, origin, tap, store_tile).
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -24,26 +24,7 @@ fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(fma(s, w[0], acc[0]), fma(s, w[1], acc[1]), fma(s, w[2], acc[2]), fma(s, w[3], acc[3]));
 }
 
-// Where output pixel `pixel` starts reading: (first input row, first input
-// column, image's first row). Pixels past the end repeat the last one.
-fn origin(pixel: u32) -> vec3<i32> {
-    let last = min(pixel, p.batch * p.out_h * p.out_w - 1u);
-    let rest = last / p.out_w;
-    return vec3<i32>(
-        i32((rest % p.out_h) * p.stride_h) - p.pad_top,
-        i32((last % p.out_w) * p.stride_w) - p.pad_left,
-        i32((rest / p.out_h) * p.in_h),
-    );
-}
 
-// Index of the input at tap (dy, dx) for a pixel with origin `o`, or -1 in the padding.
-fn tap(o: vec3<i32>, dy: i32, dx: i32) -> i32 {
-    let iy = o.x + dy;
-    let ix = o.y + dx;
-    let inside = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
-    let at = i32(p.in_base + (u32(o.z + iy) * p.in_w + u32(ix)) * p.in_c);
-    return select(-1, at, inside);
-}
 
 fn load(at: i32, c: u32) -> f32 {
     return input[u32(max(at, 0)) + c];
@@ -60,20 +41,6 @@ fn weight_row(k: u32, col: u32, cols4: u32) -> mat4x4<f32> {
     );
 }
 
-fn store(pixel: u32, col0: u32, acc: mat4x4<f32>) {
-    if pixel >= p.batch * p.out_h * p.out_w {
-        return;
-    }
-    let out_at = p.out_base + pixel * p.out_c + p.oc_offset;
-    for (var j = 0u; j < 4u; j++) {
-        for (var r = 0u; r < 4u; r++) {
-            let oc = (col0 + j) * 4u + r;
-            if oc < p.chunk_c {
-                output[out_at + oc] = activate(acc[j][r] + bias[p.oc_offset + oc], p.leaky_slope);
-            }
-        }
-    }
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
@@ -111,14 +78,14 @@ fn main(
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
             let dx = i32(kx * p.dilation_w);
-            let t0 = tap(o0, dy, dx);
-            let t1 = tap(o1, dy, dx);
-            let t2 = tap(o2, dy, dx);
-            let t3 = tap(o3, dy, dx);
-            let t4 = tap(o4, dy, dx);
-            let t5 = tap(o5, dy, dx);
-            let t6 = tap(o6, dy, dx);
-            let t7 = tap(o7, dy, dx);
+            let t0 = tap(o0, dy, dx, p.in_base, p.in_c);
+            let t1 = tap(o1, dy, dx, p.in_base, p.in_c);
+            let t2 = tap(o2, dy, dx, p.in_base, p.in_c);
+            let t3 = tap(o3, dy, dx, p.in_base, p.in_c);
+            let t4 = tap(o4, dy, dx, p.in_base, p.in_c);
+            let t5 = tap(o5, dy, dx, p.in_base, p.in_c);
+            let t6 = tap(o6, dy, dx, p.in_base, p.in_c);
+            let t7 = tap(o7, dy, dx, p.in_base, p.in_c);
             let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c;
             for (var c = 0u; c < p.in_c; c++) {
@@ -145,12 +112,12 @@ fn main(
             }
         }
     }
-    store(pixel0, col0, acc0);
-    store(pixel0 + 1u, col0, acc1);
-    store(pixel0 + 2u, col0, acc2);
-    store(pixel0 + 3u, col0, acc3);
-    store(pixel0 + 4u, col0, acc4);
-    store(pixel0 + 5u, col0, acc5);
-    store(pixel0 + 6u, col0, acc6);
-    store(pixel0 + 7u, col0, acc7);
+    store_tile(pixel0, col0, acc0);
+    store_tile(pixel0 + 1u, col0, acc1);
+    store_tile(pixel0 + 2u, col0, acc2);
+    store_tile(pixel0 + 3u, col0, acc3);
+    store_tile(pixel0 + 4u, col0, acc4);
+    store_tile(pixel0 + 5u, col0, acc5);
+    store_tile(pixel0 + 6u, col0, acc6);
+    store_tile(pixel0 + 7u, col0, acc7);
 }

@@ -16,7 +16,7 @@
 // them by zero, which would turn an infinite weight into NaN), as in the CPU
 // reference. Weights: rows k = (ky * kw + kx) * cin + ci of w_stride floats
 // (cout padded to 4). `p.total` counts tiles: pixel tiles x column tiles.
-// Prepended with common.wgsl (Params, activate).
+// Prepended with common.wgsl (Params, activate, origin, tap, store_tile).
 
 @group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -32,45 +32,12 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
     return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
 }
 
-// Where output pixel `pixel` starts reading: (first input row, first input
-// column, image's first row). Pixels past the end repeat the last one.
-fn origin(pixel: u32) -> vec3<i32> {
-    let last = min(pixel, p.batch * p.out_h * p.out_w - 1u);
-    let rest = last / p.out_w;
-    return vec3<i32>(
-        i32((rest % p.out_h) * p.stride_h) - p.pad_top,
-        i32((last % p.out_w) * p.stride_w) - p.pad_left,
-        i32((rest / p.out_h) * p.in_h),
-    );
-}
 
-// vec4 index of the input at tap (dy, dx) for a pixel with origin `o`, or -1 in the padding.
-fn tap(o: vec3<i32>, dy: i32, dx: i32, in_c4: u32) -> i32 {
-    let iy = o.x + dy;
-    let ix = o.y + dx;
-    let inside = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
-    let at = i32(p.in_base / 4u + (u32(o.z + iy) * p.in_w + u32(ix)) * in_c4);
-    return select(-1, at, inside);
-}
 
 fn load(at: i32, c4: u32) -> vec4<f32> {
     return input[u32(max(at, 0)) + c4];
 }
 
-fn store(pixel: u32, col0: u32, acc: mat4x4<f32>) {
-    if pixel >= p.batch * p.out_h * p.out_w || pixel / 8u >= p.total {
-        return;
-    }
-    let out_at = p.out_base + pixel * p.out_c + p.oc_offset;
-    for (var j = 0u; j < 4u; j++) {
-        for (var r = 0u; r < 4u; r++) {
-            let oc = (col0 + j) * 4u + r;
-            if oc < p.chunk_c {
-                output[out_at + oc] = activate(acc[j][r] + bias[p.oc_offset + oc], p.leaky_slope);
-            }
-        }
-    }
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
@@ -112,14 +79,14 @@ fn main(
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
             let dx = i32(kx * p.dilation_w);
-            let t0 = tap(o0, dy, dx, in_c4);
-            let t1 = tap(o1, dy, dx, in_c4);
-            let t2 = tap(o2, dy, dx, in_c4);
-            let t3 = tap(o3, dy, dx, in_c4);
-            let t4 = tap(o4, dy, dx, in_c4);
-            let t5 = tap(o5, dy, dx, in_c4);
-            let t6 = tap(o6, dy, dx, in_c4);
-            let t7 = tap(o7, dy, dx, in_c4);
+            let t0 = tap(o0, dy, dx, p.in_base / 4u, in_c4);
+            let t1 = tap(o1, dy, dx, p.in_base / 4u, in_c4);
+            let t2 = tap(o2, dy, dx, p.in_base / 4u, in_c4);
+            let t3 = tap(o3, dy, dx, p.in_base / 4u, in_c4);
+            let t4 = tap(o4, dy, dx, p.in_base / 4u, in_c4);
+            let t5 = tap(o5, dy, dx, p.in_base / 4u, in_c4);
+            let t6 = tap(o6, dy, dx, p.in_base / 4u, in_c4);
+            let t7 = tap(o7, dy, dx, p.in_base / 4u, in_c4);
             let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c;
             for (var c4 = 0u; c4 < in_c4; c4++) {
@@ -154,12 +121,12 @@ fn main(
             }
         }
     }
-    store(pixel0, col0, acc0);
-    store(pixel0 + 1u, col0, acc1);
-    store(pixel0 + 2u, col0, acc2);
-    store(pixel0 + 3u, col0, acc3);
-    store(pixel0 + 4u, col0, acc4);
-    store(pixel0 + 5u, col0, acc5);
-    store(pixel0 + 6u, col0, acc6);
-    store(pixel0 + 7u, col0, acc7);
+    store_tile(pixel0, col0, acc0);
+    store_tile(pixel0 + 1u, col0, acc1);
+    store_tile(pixel0 + 2u, col0, acc2);
+    store_tile(pixel0 + 3u, col0, acc3);
+    store_tile(pixel0 + 4u, col0, acc4);
+    store_tile(pixel0 + 5u, col0, acc5);
+    store_tile(pixel0 + 6u, col0, acc6);
+    store_tile(pixel0 + 7u, col0, acc7);
 }
