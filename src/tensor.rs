@@ -71,7 +71,9 @@ impl GpuTensor {
         &self.ctx
     }
 
-    /// The device buffer (row-major NHWC f32), for applications that bind it themselves.
+    /// The device buffer (row-major NHWC f32), for applications that bind it
+    /// themselves. It belongs to the tensor: once the tensor is dropped the
+    /// context may reuse it for another output, so do not keep a clone past that.
     pub fn buffer(&self) -> &wgpu::Buffer {
         &self.buffer
     }
