@@ -35,9 +35,11 @@ struct Params {
     oc_offset: u32,
     chunk_c: u32,
     w_stride: u32,
+    // Grouped layers, one dispatch per group: the group's first input channel,
+    // and its first weight column (in vec4).
+    in_c_offset: u32,
+    col_offset4: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 // NaN in, NaN out, as on the CPU. Tested on the bits: GLSL compilers may fold

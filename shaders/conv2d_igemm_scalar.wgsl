@@ -1,4 +1,4 @@
-// Implicit GEMM with register tiles, for groups == 1 and any cin: the input is
+// Implicit GEMM with register tiles, for any cin (grouped layers run one dispatch per group): the input is
 // read one channel at a time (conv2d_igemm_vec4.wgsl is the cin % 4 == 0 form,
 // and has the design notes). Each invocation computes 8 consecutive output
 // pixels x 16 output channels: 32 vec4 FMAs per 8 scalar and 4 vec4 loads.
@@ -31,13 +31,14 @@ fn load(at: i32, c: u32) -> f32 {
 }
 
 // Weight row k, column groups col..col+4 (clamped to the padded width).
-fn weight_row(k: u32, col: u32, cols4: u32) -> mat4x4<f32> {
+fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let last = cols4 - 1u;
+    let row = k * stride4 + p.col_offset4;
     return mat4x4<f32>(
-        weights[k * cols4 + min(col, last)],
-        weights[k * cols4 + min(col + 1u, last)],
-        weights[k * cols4 + min(col + 2u, last)],
-        weights[k * cols4 + min(col + 3u, last)],
+        weights[row + min(col, last)],
+        weights[row + min(col + 1u, last)],
+        weights[row + min(col + 2u, last)],
+        weights[row + min(col + 3u, last)],
     );
 }
 
@@ -47,7 +48,9 @@ fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let cols4 = p.w_stride / 4u;
+    let stride4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
+    let in_at = p.in_base + p.in_c_offset;
     let col_tiles = (cols4 + 3u) / 4u;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
     let col0 = (group_index % col_tiles) * 4u;
@@ -78,18 +81,18 @@ fn main(
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
             let dx = i32(kx * p.dilation_w);
-            let t0 = tap(o0, dy, dx, p.in_base, p.in_c);
-            let t1 = tap(o1, dy, dx, p.in_base, p.in_c);
-            let t2 = tap(o2, dy, dx, p.in_base, p.in_c);
-            let t3 = tap(o3, dy, dx, p.in_base, p.in_c);
-            let t4 = tap(o4, dy, dx, p.in_base, p.in_c);
-            let t5 = tap(o5, dy, dx, p.in_base, p.in_c);
-            let t6 = tap(o6, dy, dx, p.in_base, p.in_c);
-            let t7 = tap(o7, dy, dx, p.in_base, p.in_c);
+            let t0 = tap(o0, dy, dx, in_at, p.in_c);
+            let t1 = tap(o1, dy, dx, in_at, p.in_c);
+            let t2 = tap(o2, dy, dx, in_at, p.in_c);
+            let t3 = tap(o3, dy, dx, in_at, p.in_c);
+            let t4 = tap(o4, dy, dx, in_at, p.in_c);
+            let t5 = tap(o5, dy, dx, in_at, p.in_c);
+            let t6 = tap(o6, dy, dx, in_at, p.in_c);
+            let t7 = tap(o7, dy, dx, in_at, p.in_c);
             let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
-            let k0 = (ky * p.k_w + kx) * p.in_c;
-            for (var c = 0u; c < p.in_c; c++) {
-                let w = weight_row(k0 + c, col0, cols4);
+            let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
+            for (var c = 0u; c < p.in_c_per_group; c++) {
+                let w = weight_row(k0 + c, col0, cols4, stride4);
                 if all_inside {
                     acc0 = tile(acc0, load(t0, c), w);
                     acc1 = tile(acc1, load(t1, c), w);

@@ -1,4 +1,4 @@
-// Implicit GEMM with register tiles and subgroups, for groups == 1, cin % 4 == 0
+// Implicit GEMM with register tiles and subgroups, for cin / groups % 4 == 0
 // and subgroups of at least 8 invocations (wgpu's native Features::SUBGROUP). The same tiles as conv2d_igemm_vec4.wgsl, whose notes
 // apply; the difference: all invocations of a workgroup need the same 16 weight
 // vec4 per step, so each invocation of a subgroup loads 2 of them and
@@ -45,7 +45,8 @@ fn main(
     @builtin(local_invocation_index) local: u32,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let cols4 = p.w_stride / 4u;
+    let stride4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
     let col_tiles = (cols4 + 3u) / 4u;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
     let col0 = (group_index % col_tiles) * 4u;
@@ -55,8 +56,10 @@ fn main(
     // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
     // i.e. row v / 4 (and 2 more), column group v % 4.
     let v = lane % 8u;
-    let mine_col = min(col0 + v % 4u, cols4 - 1u);
+    let mine_col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);
     let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
 
     let o0 = origin(pixel0);
     let o1 = origin(pixel0 + 1u);
@@ -79,20 +82,20 @@ fn main(
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
             let dx = i32(kx * p.dilation_w);
-            let t0 = tap(o0, dy, dx, p.in_base / 4u, in_c4);
-            let t1 = tap(o1, dy, dx, p.in_base / 4u, in_c4);
-            let t2 = tap(o2, dy, dx, p.in_base / 4u, in_c4);
-            let t3 = tap(o3, dy, dx, p.in_base / 4u, in_c4);
-            let t4 = tap(o4, dy, dx, p.in_base / 4u, in_c4);
-            let t5 = tap(o5, dy, dx, p.in_base / 4u, in_c4);
-            let t6 = tap(o6, dy, dx, p.in_base / 4u, in_c4);
-            let t7 = tap(o7, dy, dx, p.in_base / 4u, in_c4);
+            let t0 = tap(o0, dy, dx, in_at, in_c4);
+            let t1 = tap(o1, dy, dx, in_at, in_c4);
+            let t2 = tap(o2, dy, dx, in_at, in_c4);
+            let t3 = tap(o3, dy, dx, in_at, in_c4);
+            let t4 = tap(o4, dy, dx, in_at, in_c4);
+            let t5 = tap(o5, dy, dx, in_at, in_c4);
+            let t6 = tap(o6, dy, dx, in_at, in_c4);
+            let t7 = tap(o7, dy, dx, in_at, in_c4);
             let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
-            let k0 = (ky * p.k_w + kx) * p.in_c;
-            for (var c4 = 0u; c4 < in_c4; c4++) {
+            let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
+            for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let mine0 = weights[(k + v / 4u) * cols4 + mine_col];
-                let mine1 = weights[(k + 2u + v / 4u) * cols4 + mine_col];
+                let mine0 = weights[(k + v / 4u) * stride4 + mine_col];
+                let mine1 = weights[(k + 2u + v / 4u) * stride4 + mine_col];
                 // Column group j, rows 0..4: vec4 number row * 4 + j, held by
                 // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
                 let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));

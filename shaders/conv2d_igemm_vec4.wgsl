@@ -1,4 +1,4 @@
-// Implicit GEMM with register tiles, for groups == 1 and cin % 4 == 0.
+// Implicit GEMM with register tiles, for cin / groups % 4 == 0 (grouped layers run one dispatch per group).
 // M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
 // computes 8 consecutive output pixels x 16 output channels, reading the input
 // and the weights as vec4 (along cin and along cout), with no workgroup memory:
@@ -33,13 +33,13 @@ fn load(at: i32, c4: u32) -> vec4<f32> {
 }
 
 // The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
-fn weight_block(k: u32, col: u32, cols4: u32) -> mat4x4<f32> {
-    let c = min(col, cols4 - 1u);
+fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let c = p.col_offset4 + min(col, cols4 - 1u);
     return mat4x4<f32>(
-        weights[k * cols4 + c],
-        weights[(k + 1u) * cols4 + c],
-        weights[(k + 2u) * cols4 + c],
-        weights[(k + 3u) * cols4 + c],
+        weights[k * stride4 + c],
+        weights[(k + 1u) * stride4 + c],
+        weights[(k + 2u) * stride4 + c],
+        weights[(k + 3u) * stride4 + c],
     );
 }
 
@@ -49,7 +49,8 @@ fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let cols4 = p.w_stride / 4u;
+    let stride4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
     let col_tiles = (cols4 + 3u) / 4u;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
     let col0 = (group_index % col_tiles) * 4u;
@@ -59,6 +60,8 @@ fn main(
     }
     let pixel0 = pixel_tile * 8u;
     let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
 
     let o0 = origin(pixel0);
     let o1 = origin(pixel0 + 1u);
@@ -81,22 +84,22 @@ fn main(
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
             let dx = i32(kx * p.dilation_w);
-            let t0 = tap(o0, dy, dx, p.in_base / 4u, in_c4);
-            let t1 = tap(o1, dy, dx, p.in_base / 4u, in_c4);
-            let t2 = tap(o2, dy, dx, p.in_base / 4u, in_c4);
-            let t3 = tap(o3, dy, dx, p.in_base / 4u, in_c4);
-            let t4 = tap(o4, dy, dx, p.in_base / 4u, in_c4);
-            let t5 = tap(o5, dy, dx, p.in_base / 4u, in_c4);
-            let t6 = tap(o6, dy, dx, p.in_base / 4u, in_c4);
-            let t7 = tap(o7, dy, dx, p.in_base / 4u, in_c4);
+            let t0 = tap(o0, dy, dx, in_at, in_c4);
+            let t1 = tap(o1, dy, dx, in_at, in_c4);
+            let t2 = tap(o2, dy, dx, in_at, in_c4);
+            let t3 = tap(o3, dy, dx, in_at, in_c4);
+            let t4 = tap(o4, dy, dx, in_at, in_c4);
+            let t5 = tap(o5, dy, dx, in_at, in_c4);
+            let t6 = tap(o6, dy, dx, in_at, in_c4);
+            let t7 = tap(o7, dy, dx, in_at, in_c4);
             let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
-            let k0 = (ky * p.k_w + kx) * p.in_c;
-            for (var c4 = 0u; c4 < in_c4; c4++) {
+            let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
+            for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let w0 = weight_block(k, col0, cols4);
-                let w1 = weight_block(k, col0 + 1u, cols4);
-                let w2 = weight_block(k, col0 + 2u, cols4);
-                let w3 = weight_block(k, col0 + 3u, cols4);
+                let w0 = weight_block(k, col0, cols4, stride4);
+                let w1 = weight_block(k, col0 + 1u, cols4, stride4);
+                let w2 = weight_block(k, col0 + 2u, cols4, stride4);
+                let w3 = weight_block(k, col0 + 3u, cols4, stride4);
                 if all_inside {
                     acc0 += tile(load(t0, c4), w0, w1, w2, w3);
                     acc1 += tile(load(t1, c4), w0, w1, w2, w3);

@@ -19,9 +19,10 @@ pub(crate) const DEPTHWISE_PIXELS: u64 = 8;
 pub enum Algorithm {
     /// One invocation per output element. Handles every layer; the baseline.
     Direct,
-    /// Implicit GEMM with register tiles (4 pixels x 32 channels per
+    /// Implicit GEMM with register tiles (8 pixels x 16 channels per
     /// invocation, vec4 loads along channels, weights shared across a
-    /// workgroup). Needs `groups == 1`.
+    /// workgroup). Grouped layers run one GEMM per group; needs
+    /// `cout / groups` to be a multiple of 4.
     ImplicitGemm,
     /// A plain GEMM, for 1x1 kernels with stride 1 and no padding, and for
     /// kernels that cover the whole unpadded input (one output pixel). Runs the
@@ -61,10 +62,12 @@ impl Algorithm {
     pub(crate) fn unsupported(self, g: &ConvGeometry) -> Option<&'static str> {
         match self {
             Algorithm::Direct => None,
-            Algorithm::ImplicitGemm | Algorithm::TiledGemm if g.groups != 1 => {
-                Some("it needs groups == 1")
+            Algorithm::ImplicitGemm if g.groups > 1 && !g.out_c_per_group().is_multiple_of(4) => {
+                Some("for groups > 1 it needs cout / groups to be a multiple of 4")
             }
-            Algorithm::ImplicitGemm | Algorithm::TiledGemm => None,
+            Algorithm::ImplicitGemm => None,
+            Algorithm::TiledGemm if g.groups != 1 => Some("it needs groups == 1"),
+            Algorithm::TiledGemm => None,
             Algorithm::Gemm if gemm_view(g).is_none() => Some(
                 "it needs groups == 1 and a 1x1 kernel with stride 1 and no padding, \
                  or a kernel covering the whole unpadded input",
@@ -84,7 +87,8 @@ impl Algorithm {
     /// seed, B1, runs in half the time); else depthwise where it applies; else,
     /// on GPUs, the workgroup-memory tiled GEMM, and on CPU-like adapters
     /// (llvmpipe) the register-tiled one (workgroup memory is a net loss there);
-    /// the direct kernel for what remains (grouped convolutions).
+    /// grouped layers with at least 4 input channels per group run the
+    /// register-tiled GEMM per group; the direct kernel takes what remains.
     pub(crate) fn select(g: &ConvGeometry, caps: DeviceCaps) -> Algorithm {
         let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
         if outputs < IGEMM_PIXELS * IGEMM_COLUMNS4 * 4 * u64::from(WORKGROUP_SIZE) / 4 {
@@ -95,8 +99,11 @@ impl Algorithm {
         } else {
             Algorithm::Gemm
         };
+        // Per-group GEMMs pay when each group has a few input channels.
+        let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
         [Algorithm::Depthwise, gemm, Algorithm::ImplicitGemm]
             .into_iter()
+            .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
             .find(|a| a.unsupported(g).is_none())
             .unwrap_or(Algorithm::Direct)
     }
@@ -112,7 +119,7 @@ impl Algorithm {
             return None;
         }
         let igemm = |g: ConvGeometry| {
-            let kind = match (g.in_c.is_multiple_of(4), caps.subgroups) {
+            let kind = match (g.in_c_per_group().is_multiple_of(4), caps.subgroups) {
                 (true, true) => KernelKind::IgemmSubgroup,
                 (true, false) => KernelKind::IgemmVec4,
                 (false, _) => KernelKind::IgemmScalar,
@@ -130,6 +137,14 @@ impl Algorithm {
 }
 
 impl KernelKind {
+    /// The register-tiled implicit GEMMs (which run grouped layers per group).
+    pub(crate) fn is_register_gemm(self) -> bool {
+        matches!(
+            self,
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup
+        )
+    }
+
     /// One dispatch's size for `rows` output rows (over all its images) of
     /// width `out_w` and a weight chunk of `channels` output channels stored
     /// `w_stride` floats wide: (workgroups, the kernel's `total`).
@@ -142,7 +157,11 @@ impl KernelKind {
     ) -> (u64, u64) {
         let group = u64::from(WORKGROUP_SIZE);
         let pixels = rows * out_w;
-        let columns4 = w_stride / 4;
+        let columns4 = match self {
+            // Depthwise and tiled dispatches cover a whole weight chunk.
+            KernelKind::DepthwiseVec4 | KernelKind::IgemmTiled => w_stride / 4,
+            _ => channels.div_ceil(4),
+        };
         match self {
             KernelKind::Direct => {
                 let outputs = pixels * channels;

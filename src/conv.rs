@@ -88,7 +88,9 @@ struct ConvParams {
     oc_offset: u32,
     chunk_c: u32,
     w_stride: u32,
-    _pad: [u32; 3],
+    in_c_offset: u32,
+    col_offset4: u32,
+    _pad: u32,
 }
 
 impl GpuConv2d {
@@ -420,8 +422,18 @@ impl GpuConv2d {
     }
 
     fn choose(&self, g: &ConvGeometry) -> Result<Algorithm> {
+        // Grouped implicit GEMMs dispatch per group inside one weight chunk.
+        let grouped_split = g.groups > 1 && self.weight_chunks.len() > 1;
         match self.forced {
-            None => Ok(Algorithm::select(g, self.ctx.caps())),
+            None => match Algorithm::select(g, self.ctx.caps()) {
+                Algorithm::ImplicitGemm if grouped_split => Ok(Algorithm::Direct),
+                chosen => Ok(chosen),
+            },
+            Some(Algorithm::ImplicitGemm) if grouped_split => Err(unsupported(
+                Algorithm::ImplicitGemm,
+                "grouped layers whose weights exceed one storage binding run on the direct kernel",
+                &self.layer,
+            )),
             Some(forced) => match forced.unsupported(g) {
                 None => Ok(forced),
                 Some(reason) => Err(unsupported(forced, reason, &self.layer)),
@@ -505,18 +517,33 @@ impl GpuConv2d {
         for piece in &run.pieces {
             let (input, output) = (piece.input_elements(g), piece.output_elements(g));
             let (in_base, out_base) = (base(&input, alignment), base(&output, alignment));
-            for (chunk_index, chunk) in self.weight_chunks.iter().enumerate() {
+            // The implicit GEMMs run a grouped layer as one GEMM per group
+            // (the layer then has one weight chunk: see `choose`).
+            let (cin_g, cout_g) = (g.in_c_per_group(), g.out_c_per_group());
+            let per_group = run.kind.is_register_gemm() && g.groups > 1;
+            let sub_dispatches = self
+                .weight_chunks
+                .iter()
+                .enumerate()
+                .flat_map(|(i, chunk)| {
+                    let groups = if per_group { g.groups } else { 1 };
+                    (0..groups).map(move |group| {
+                        if per_group {
+                            (i, chunk, group * cout_g, cout_g, group * cin_g)
+                        } else {
+                            (i, chunk, chunk.channels.start, chunk.channels.len(), 0)
+                        }
+                    })
+                });
+            for (chunk_index, chunk, oc_offset, channels, in_c_offset) in sub_dispatches {
                 let rows = (piece.images.len() * piece.out_rows.len()) as u64;
-                let (groups, total) = run.kind.dispatch(
-                    rows,
-                    g.out_w as u64,
-                    chunk.channels.len() as u64,
-                    chunk.w_stride as u64,
-                );
+                let (groups, total) =
+                    run.kind
+                        .dispatch(rows, g.out_w as u64, channels as u64, chunk.w_stride as u64);
                 let grid = FoldedGrid::new(groups, limits.max_compute_workgroups_per_dimension)
                     .ok_or(Conv2dError::DispatchTooLarge {
                         output_shape: run.output_shape,
-                        outputs: rows * g.out_w as u64 * chunk.channels.len() as u64,
+                        outputs: rows * g.out_w as u64 * channels as u64,
                         max_per_dimension: limits.max_compute_workgroups_per_dimension,
                     })?;
                 let params = ConvParams {
@@ -542,10 +569,12 @@ impl GpuConv2d {
                     leaky_slope: self.layer.params.activation.slope(),
                     in_base,
                     out_base,
-                    oc_offset: chunk.channels.start as u32,
-                    chunk_c: chunk.channels.len() as u32,
+                    oc_offset: oc_offset as u32,
+                    chunk_c: channels as u32,
                     w_stride: chunk.w_stride as u32,
-                    _pad: [0; 3],
+                    in_c_offset: in_c_offset as u32,
+                    col_offset4: ((oc_offset - chunk.channels.start) / 4) as u32,
+                    _pad: 0,
                 };
                 let uniform = buffers::init(
                     device,

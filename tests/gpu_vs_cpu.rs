@@ -168,6 +168,26 @@ fn edge_table() -> Vec<Case> {
         20,
         plain(explicit(2, 0, 1, 3)),
     ));
+    // Grouped layers as one register-tiled GEMM per group: vec4 input (4
+    // channels per group), scalar input (3 per group), strided.
+    cases.push(Case::new(
+        [2, 7, 9, 8],
+        [3, 3],
+        8,
+        params([1, 1], [1, 1], Padding::Same, 2, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 6, 7, 6],
+        [3, 3],
+        16,
+        params([1, 1], [1, 1], Padding::Same, 2, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 9, 9, 16],
+        [3, 3],
+        32,
+        params([2, 2], [1, 1], Padding::Same, 4, Linear),
+    ));
     // The workgroup-tiled GEMM with its edge checks compiled out (64-pixel,
     // 64-channel and 16-deep tiles divide the problem) and with them in.
     cases.push(Case::new([1, 8, 8, 16], [1, 1], 64, plain(Padding::Valid)));
