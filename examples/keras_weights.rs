@@ -13,6 +13,9 @@
 //! Without arguments it writes the seed's kernel and bias (../shared/SEED.md)
 //! with ndarray-npy, loads them back and checks Keras' output, to the digit.
 
+#[path = "../tests/common/seed.rs"]
+mod seed;
+
 use std::path::PathBuf;
 
 use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
@@ -44,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The seed's image, or a ramp of the layer's input size.
     let x = if seed {
-        conv2d_wgpu::seed::input()
+        seed::input()
     } else {
         let cin = cin_g * conv.params().groups;
         Array4::from_shape_fn((1, kh + 3, kw + 3, cin), |(_, y, x, c)| {
@@ -56,11 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("y_{o} =\n{}", y.slice(s![0, .., .., o]));
     }
     if seed {
-        assert_eq!(
-            y,
-            conv2d_wgpu::seed::keras_output(),
-            "the seed's Keras output"
-        );
+        assert_eq!(y, seed::keras_output(), "the seed's Keras output");
         println!("matches Keras' output to the digit");
     }
     Ok(())
@@ -68,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The seed's kernel (HWIO 3x3x2x2) and bias, saved as numpy would.
 fn write_seed_pair() -> Result<(PathBuf, Option<PathBuf>), Box<dyn std::error::Error>> {
-    let (kernel, bias) = (conv2d_wgpu::seed::weights(), conv2d_wgpu::seed::bias());
+    let (kernel, bias) = (seed::weights(), seed::bias());
     let dir = std::env::temp_dir().join("conv2d-wgpu-keras-weights");
     std::fs::create_dir_all(&dir)?;
     let (k, b) = (dir.join("kernel.npy"), dir.join("bias.npy"));

@@ -2,7 +2,10 @@
 //! `Conv2D` with two 3x3 kernels per output channel on a 4x4x2 image, run on the
 //! GPU, checked against the CPU reference, printed in the seed's format.
 
-use conv2d_wgpu::{conv2d_cpu, seed, Conv2dParams, GpuContext, GpuConv2d};
+#[path = "../tests/common/seed.rs"]
+mod seed;
+
+use conv2d_wgpu::{conv2d_cpu, Conv2dParams, GpuContext, GpuConv2d};
 use ndarray::{s, Array2, ArrayView2};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

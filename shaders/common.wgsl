@@ -5,8 +5,9 @@
 // same bindings (input, weights, bias, output, p), which the helpers use.
 override ACTIVATION: u32 = 0u;
 
-// One dispatch's piece of the convolution (src/plan.rs). Matches ConvParams in
-// src/conv.rs; 28 words, a multiple of 16 bytes.
+// One dispatch's piece of the convolution (src/conv/plan.rs). Matches
+// KernelParams in src/conv/kernels.rs (tests/shaders.rs compares the layouts);
+// 28 words, a multiple of 16 bytes.
 struct Params {
     batch: u32,
     in_h: u32,
@@ -104,14 +105,14 @@ fn tap(o: vec3<i32>, dy: i32, dx: i32, base: u32, per_pixel: u32) -> i32 {
     return select(-1, at, inside);
 }
 
-// Writes 16 channels (4 vec4 column groups from col0) of one output pixel with
+// Writes 16 channels (IGEMM_COLUMNS4 vec4 column groups from col0) of one output pixel with
 // bias and activation; pixels past the end and padding columns are skipped.
 fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
     if pixel >= p.batch * p.out_h * p.out_w {
         return;
     }
     let out_at = p.out_base + pixel * p.out_c + p.oc_offset;
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < IGEMM_COLUMNS4; j++) {
         for (var r = 0u; r < 4u; r++) {
             let oc = (col0 + j) * 4u + r;
             if oc < p.chunk_c {

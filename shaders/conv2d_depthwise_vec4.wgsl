@@ -1,5 +1,5 @@
 // Depthwise convolution (groups == cin == cout, cin % 4 == 0). Each invocation
-// computes 8 neighbouring output pixels of one row for 4 channels (a vec4); the
+// computes DEPTHWISE_PIXELS (8) neighbouring output pixels of one row for 4 channels (a vec4); the
 // channel group comes from the workgroup id, so the weights are the same across
 // a workgroup. 3-wide kernel rows with stride 1 and no dilation (the common
 // depthwise layer) load the 10 input columns the 8 outputs read once per
@@ -7,8 +7,8 @@
 // tile is written out by hand so it stays in registers. Taps in the padding
 // are skipped (not multiplied by zero), as in the CPU reference.
 // Weights: rows (ky * kw + kx) of w_stride floats. `p.total` counts row
-// segments of 8 pixels per channel group.
-// Prepended with common.wgsl (Params, activate).
+// segments of DEPTHWISE_PIXELS pixels per channel group.
+// Prepended with the tile constants and common.wgsl (Params, activate).
 
 @group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -17,6 +17,8 @@
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
+
+const_assert DEPTHWISE_PIXELS == 8u; // the unroll below is written for 8 pixels
 
 // acc + x * w where the input column is inside the image; acc where it is padding.
 fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
@@ -55,8 +57,8 @@ fn main(
         return;
     }
     let in_c4 = p.in_c / 4u;
-    let x_tiles = (p.out_w + 7u) / 8u;
-    let ox0 = (tile % x_tiles) * 8u;
+    let x_tiles = (p.out_w + DEPTHWISE_PIXELS - 1u) / DEPTHWISE_PIXELS;
+    let ox0 = (tile % x_tiles) * DEPTHWISE_PIXELS;
     let rest = tile / x_tiles;
     let oy = rest % p.out_h;
     let n = rest / p.out_h;

@@ -2,12 +2,11 @@
 // Input NHWC, weights HWIO (kh, kw, cin / groups, chunk_c), bias (cout), output NHWC.
 // Bias and activation are fused into the write. Padding arithmetic is signed.
 //
-// One dispatch computes one piece (see src/plan.rs): `batch` images of `out_h`
+// One dispatch computes one piece (see src/conv/plan.rs): `batch` images of `out_h`
 // output rows reading `in_h` input rows, bound from element `in_base` / `out_base`
 // of their bindings, for output channels oc_offset .. oc_offset + chunk_c.
 // Weights rows are w_stride wide (chunk_c rounded up to a multiple of 4).
-// Prepended with common.wgsl (Params, activate).
-
+// Prepended with the tile constants and common.wgsl (Params, activate).
 
 override WORKGROUP_SIZE: u32 = 64u;
 

@@ -1,22 +1,25 @@
-// Implicit GEMM with register tiles and subgroups, for cin / groups % 4 == 0
-// and subgroups of at least 8 invocations (wgpu's native Features::SUBGROUP). The same tiles as conv2d_igemm_vec4.wgsl, whose notes
-// apply; the difference: all invocations of a workgroup need the same 16 weight
-// vec4 per step, so each invocation of a subgroup loads 2 of them and
-// subgroupBroadcast hands them to the others, 10 loads per step instead of 24.
-// Subgroup operations need uniform control flow: no early return, and every
-// invocation runs the loops (tiles past the end compute and store nothing).
+// GENERATED from shaders/templates/conv2d_igemm.wgsl.in by src/conv/codegen.rs:
+// edit those, then run `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`.
+//
 // M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
-// computes 8 consecutive output pixels x 16 output channels, reading the input
-// and the weights as vec4 (along cin and along cout), with no workgroup memory:
-// on CPU-like adapters (llvmpipe) every load is expensive and the caches give
-// the reuse, so what counts is FMAs per load (here 128 vec4 FMAs per 24 loads).
-// The tile is written out by hand (one mat4x4 of 16 channels per pixel) so that
-// it stays in registers. Kernel taps whose 8 pixels are all inside the input
-// take the fast path; the others skip the pixels in the padding (not multiply
-// them by zero, which would turn an infinite weight into NaN), as in the CPU
-// reference. Weights: rows k = (ky * kw + kx) * cin + ci of w_stride floats
-// (cout padded to 4). `p.total` counts tiles: pixel tiles x column tiles.
-// Prepended with common.wgsl (Params, activate, origin, tap, store_tile).
+// computes IGEMM_PIXELS consecutive output pixels x 16 output channels
+// (IGEMM_COLUMNS4 vec4 column groups), with no workgroup memory: on CPU-like
+// adapters (llvmpipe) every load is expensive and the caches give the reuse,
+// so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
+// channels per pixel) so that it stays in registers. Kernel taps whose pixels
+// are all inside the input take the fast path; the others skip the pixels in
+// the padding (not multiply them by zero, which would turn an infinite weight
+// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
+// layers run one dispatch per group (in_c_offset, col_offset4).
+// This variant: vec4 input with subgroups of at least 8 invocations (wgpu's
+// Features::SUBGROUP). Every invocation of a workgroup needs the same 16
+// weight vec4 per step, so each invocation of a subgroup loads 2 of them and
+// subgroupBroadcast hands them to the others: 10 loads per step instead of
+// 24. Subgroup operations need uniform control flow: no early return, and
+// every invocation runs the loops (tiles past the end store nothing).
+// Prepended with the tile constants and common.wgsl (Params, activate,
+// origin, tap, store_tile).
 
 @group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -26,18 +29,17 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
+const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
+
 // 16 channels of one pixel: columns are the 4 vec4 column groups, and
 // w_j * a sums the 4 weight rows of column group j weighted by a's channels.
 fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat4x4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
 }
 
-
-
 fn load(at: i32, c4: u32) -> vec4<f32> {
     return input[u32(max(at, 0)) + c4];
 }
-
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
@@ -47,21 +49,21 @@ fn main(
 ) {
     let stride4 = p.w_stride / 4u;
     let cols4 = (p.chunk_c + 3u) / 4u;
-    let col_tiles = (cols4 + 3u) / 4u;
+    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
-    let col0 = (group_index % col_tiles) * 4u;
-    // Tiles past the end repeat the last pixels (origin clamps) and store nothing.
+    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
     let pixel_tile = (group_index / col_tiles) * WORKGROUP_SIZE + local;
-    let pixel0 = pixel_tile * 8u;
+    // Tiles past the end repeat the last pixels (origin clamps) and store nothing.
+    let pixel0 = pixel_tile * IGEMM_PIXELS;
+    let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
     // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
     // i.e. row v / 4 (and 2 more), column group v % 4.
     let v = lane % 8u;
     let mine_col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);
-    let in_c4 = p.in_c / 4u;
-    let group_c4 = p.in_c_per_group / 4u;
-    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
 
-    let o0 = origin(pixel0);
+    let o0 = origin(pixel0 + 0u);
     let o1 = origin(pixel0 + 1u);
     let o2 = origin(pixel0 + 2u);
     let o3 = origin(pixel0 + 3u);
@@ -124,7 +126,7 @@ fn main(
             }
         }
     }
-    store_tile(pixel0, col0, acc0);
+    store_tile(pixel0 + 0u, col0, acc0);
     store_tile(pixel0 + 1u, col0, acc1);
     store_tile(pixel0 + 2u, col0, acc2);
     store_tile(pixel0 + 3u, col0, acc3);

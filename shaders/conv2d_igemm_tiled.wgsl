@@ -1,17 +1,19 @@
 // Implicit GEMM tiled through workgroup memory, for GPUs (discrete, integrated):
 // the classic design (TF.js and ONNX Runtime's WebGPU convolutions tile 32 x 32
-// with 4 x 4 per invocation) at twice their tile: each workgroup of 64
-// invocations (8 x 8) computes 64 output pixels x 64 output channels, each
-// invocation 8 x 8 of them, stepping through K = kh * kw * cin 16 at a time.
-// Per step the workgroup stages a 64 x 16 block of the implicit im2col matrix
-// (gathered on the fly, zeros for padding) and a 16 x 64 block of weights in
-// workgroup memory; every value staged is then used by 8 invocations.
+// with 4 x 4 per invocation) at twice their tile: each workgroup of
+// TILED_WORKGROUP invocations computes TILED_M output pixels x 4 TILED_N4 output
+// channels, each invocation TILED_THREAD_M pixels x 8 channels, stepping
+// through K = kh * kw * cin TILED_K at a time (the numbers live in
+// src/conv/kernels.rs and reach here as constants). Per step
+// the workgroup stages a TILED_M x TILED_K block of the implicit im2col matrix
+// (gathered on the fly, zeros for padding) and a TILED_K x TILED_N block of
+// weights in workgroup memory; every value staged is used by several invocations.
 // Padding is multiplied as zero here, as TensorFlow and cuDNN do: the result
 // equals the CPU reference, except that an infinite or NaN *weight* meeting the
 // padding gives NaN (the reference skips padding taps).
 // CHECK_BOUNDS = false (an override, set when the tiles divide the problem)
 // compiles the edge checks out. Weights: rows of w_stride floats (cout padded
-// to 4). Prepended with common.wgsl (Params, activate).
+// to 4). Prepended with the tile constants and common.wgsl (Params, activate).
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -19,15 +21,18 @@
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const TILE_M: u32 = 64u;
-const TILE_N4: u32 = 16u; // 64 channels as vec4
-const TILE_K: u32 = 16u;
-override WORKGROUP_SIZE: u32 = 64u;
 override CHECK_BOUNDS: bool = true;
 
-// [k][pixel] and [k][channel vec4]: 4 KiB each.
-var<workgroup> a_tile: array<f32, 1024>;
-var<workgroup> b_tile: array<vec4<f32>, 256>;
+// Each invocation: TILED_THREAD_M pixels x 2 vec4 columns, its accumulators below.
+const_assert TILED_WORKGROUP == (TILED_M / TILED_THREAD_M) * (TILED_N4 / 2u);
+const_assert TILED_M * TILED_K % TILED_WORKGROUP == 0u;
+const_assert TILED_K * TILED_N4 % TILED_WORKGROUP == 0u;
+const A_PER_INVOCATION: u32 = TILED_M * TILED_K / TILED_WORKGROUP;
+const B_PER_INVOCATION: u32 = TILED_K * TILED_N4 / TILED_WORKGROUP;
+
+// [k][pixel] and [k][channel vec4].
+var<workgroup> a_tile: array<f32, TILED_M * TILED_K>;
+var<workgroup> b_tile: array<vec4<f32>, TILED_K * TILED_N4>;
 
 // Element (pixel, k) of the implicit im2col matrix: the input value tap k of
 // output pixel `pixel` reads, 0 in the padding or past the edges.
@@ -51,52 +56,52 @@ fn im2col(pixel: u32, k: u32, pixels: u32, depth: u32) -> f32 {
     return input[p.in_base + ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + ci];
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
+@compute @workgroup_size(TILED_WORKGROUP)
 fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
     let cols4 = p.w_stride / 4u;
-    let col_tiles = (cols4 + TILE_N4 - 1u) / TILE_N4;
-    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
-    let tile_n4 = (group_index % col_tiles) * TILE_N4;
-    let tile_m = (group_index / col_tiles) * TILE_M;
+    let col_tiles = (cols4 + TILED_N4 - 1u) / TILED_N4;
+    let group_index = workgroup.y * (p.row_stride / TILED_WORKGROUP) + workgroup.x;
+    let tile_n4 = (group_index % col_tiles) * TILED_N4;
+    let tile_m = (group_index / col_tiles) * TILED_M;
     let pixels = p.batch * p.out_h * p.out_w;
     // Uniform across the workgroup, so returning keeps the barriers uniform.
     if tile_m >= pixels {
         return;
     }
     let depth = p.k_h * p.k_w * p.in_c;
-    let tx = local % 8u; // this invocation's 8 channels: vec4 columns 2 tx, 2 tx + 1
-    let ty = local / 8u; // and its 8 pixels: ty * 8 ..
+    let tx = local % (TILED_N4 / 2u); // this invocation's 8 channels: vec4 columns 2 tx, 2 tx + 1
+    let ty = local / (TILED_N4 / 2u); // and its pixels: ty * TILED_THREAD_M ..
 
-    var acc: array<vec4<f32>, 16>; // pixel i, column j at 2 i + j
-    for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
-        // 1024 im2col values, 16 per invocation; k fastest, so neighbours read
-        // neighbouring channels of one pixel.
-        for (var i = 0u; i < 16u; i++) {
-            let e = local + i * WORKGROUP_SIZE;
-            let kk = e % TILE_K;
-            let m = e / TILE_K;
-            a_tile[kk * TILE_M + m] = im2col(tile_m + m, k0 + kk, pixels, depth);
+    var acc: array<vec4<f32>, 2u * TILED_THREAD_M>; // pixel i, column j at 2 i + j
+    for (var k0 = 0u; k0 < depth; k0 += TILED_K) {
+        // The im2col block, k fastest, so neighbours read neighbouring
+        // channels of one pixel.
+        for (var i = 0u; i < A_PER_INVOCATION; i++) {
+            let e = local + i * TILED_WORKGROUP;
+            let kk = e % TILED_K;
+            let m = e / TILED_K;
+            a_tile[kk * TILED_M + m] = im2col(tile_m + m, k0 + kk, pixels, depth);
         }
-        // 256 weight vec4, 4 per invocation.
-        for (var i = 0u; i < 4u; i++) {
-            let e = local + i * WORKGROUP_SIZE;
-            let row = e / TILE_N4;
-            let c4 = e % TILE_N4;
+        // The weight block.
+        for (var i = 0u; i < B_PER_INVOCATION; i++) {
+            let e = local + i * TILED_WORKGROUP;
+            let row = e / TILED_N4;
+            let c4 = e % TILED_N4;
             var w = vec4(0.0);
             if !CHECK_BOUNDS || (k0 + row < depth && tile_n4 + c4 < cols4) {
                 w = weights[(k0 + row) * cols4 + tile_n4 + c4];
             }
-            b_tile[row * TILE_N4 + c4] = w;
+            b_tile[row * TILED_N4 + c4] = w;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let b0 = b_tile[kk * TILE_N4 + 2u * tx];
-            let b1 = b_tile[kk * TILE_N4 + 2u * tx + 1u];
-            for (var i = 0u; i < 8u; i++) {
-                let a = vec4(a_tile[kk * TILE_M + ty * 8u + i]);
+        for (var kk = 0u; kk < TILED_K; kk++) {
+            let b0 = b_tile[kk * TILED_N4 + 2u * tx];
+            let b1 = b_tile[kk * TILED_N4 + 2u * tx + 1u];
+            for (var i = 0u; i < TILED_THREAD_M; i++) {
+                let a = vec4(a_tile[kk * TILED_M + ty * TILED_THREAD_M + i]);
                 acc[2u * i] = fma(a, b0, acc[2u * i]);
                 acc[2u * i + 1u] = fma(a, b1, acc[2u * i + 1u]);
             }
@@ -104,8 +109,8 @@ fn main(
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 8u; i++) {
-        let pixel = tile_m + ty * 8u + i;
+    for (var i = 0u; i < TILED_THREAD_M; i++) {
+        let pixel = tile_m + ty * TILED_THREAD_M + i;
         if CHECK_BOUNDS && pixel >= pixels {
             break;
         }

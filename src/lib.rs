@@ -24,40 +24,38 @@
 //! assert_eq!(y.shape(), y_ref.shape());
 //! # Ok::<(), conv2d_wgpu::Conv2dError>(())
 //! ```
+//!
+//! The modules are layered (see ARCHITECTURE.md): `semantics` (what a
+//! convolution means, no wgpu), `cpu` (reference and fast path), `runtime`
+//! (device, tensors, buffers; nothing of convolution) and `conv` (the layer
+//! on the GPU).
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-mod algorithm;
-mod buffers;
-mod context;
 mod conv;
 mod cpu;
-mod cpu_fast;
-mod error;
-mod geometry;
-mod kernels;
-mod layout;
-mod limits;
-#[cfg(feature = "npy")]
-mod npy;
-mod params;
-mod plan;
-mod readback;
-mod scope;
-pub mod seed;
-mod tensor;
+mod runtime;
+mod semantics;
 mod trace;
 
-pub use algorithm::Algorithm;
-pub use context::{ContextStats, GpuContext};
-pub use conv::GpuConv2d;
-pub use cpu::conv2d_cpu;
-pub use cpu_fast::conv2d_cpu_fast;
-pub use error::{Conv2dError, Result};
-pub use layout::{nchw_to_nhwc, nhwc_to_nchw, oihw_to_hwio};
-pub use params::{Activation, Conv2dParams, Padding};
-pub use tensor::GpuTensor;
+pub use conv::layer::GpuConv2d;
+#[cfg(feature = "npy")]
+pub use conv::npy::{npy_weights_from_bytes, read_npy_bias, read_npy_weights};
+pub use cpu::fast::{conv2d_cpu_fast, conv2d_cpu_fast_path, CpuPath};
+pub use cpu::reference::conv2d_cpu;
+pub use runtime::context::{ContextStats, GpuContext};
+pub use runtime::tensor::GpuTensor;
+pub use semantics::algorithm::Algorithm;
+pub use semantics::error::{Conv2dError, GpuErrorKind, Result, SourceError};
+pub use semantics::layout::{nchw_to_nhwc, nhwc_to_nchw, oihw_to_hwio};
+pub use semantics::params::{Activation, Conv2dParams, Padding};
 pub use wgpu;
+
+/// What the crate compiles, for tests that check it from outside (not API).
+#[doc(hidden)]
+pub mod introspect {
+    pub use crate::conv::introspect::*;
+}
 
 /// The README's examples, run as doctests.
 #[doc = include_str!("../README.md")]

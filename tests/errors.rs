@@ -498,16 +498,26 @@ fn forcing_an_algorithm_that_cannot_run_the_layer_is_an_error() {
         let conv = GpuConv2d::new(ctx, Array4::zeros((3, 3, 2, 4)).view(), None, grouped).unwrap();
         let e = conv.with_algorithm(algorithm).err().unwrap();
         assert!(
-            matches!(e, Conv2dError::UnsupportedAlgorithm { groups: 2, .. }),
+            matches!(e, Conv2dError::UnsupportedAlgorithm { groups: 2, algorithm: a, .. } if a == algorithm),
             "{e}"
         );
+        assert!(e.to_string().contains(&format!("{algorithm:?}")), "{e}");
     }
     // Gemm depends on the input: a 3x3 kernel is a GEMM only over a 3x3 input.
     let gemm = conv.with_algorithm(conv2d_wgpu::Algorithm::Gemm).unwrap();
     let e = gemm
         .forward(Array4::zeros((1, 5, 5, 4)).view())
         .unwrap_err();
-    assert!(matches!(e, Conv2dError::UnsupportedAlgorithm { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Conv2dError::UnsupportedAlgorithm {
+                algorithm: conv2d_wgpu::Algorithm::Gemm,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -526,11 +536,12 @@ fn wgpu_validation_errors_are_captured_not_panicked() {
         matches!(
             e,
             Conv2dError::Gpu {
-                kind: "validation",
+                kind: conv2d_wgpu::GpuErrorKind::Validation,
                 ..
             }
         ),
         "{e}"
     );
+    assert_eq!(e.gpu_kind(), Some(conv2d_wgpu::GpuErrorKind::Validation));
     assert!(e.to_string().contains("wgpu validation error"), "{e}");
 }

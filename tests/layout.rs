@@ -97,8 +97,8 @@ fn pytorch_layout_convolution_equals_the_keras_layout_answer() {
 fn the_seed_in_pytorch_layout() {
     // The seed (../shared/SEED.md) as a PyTorch user holds it: NCHW input,
     // weight[o, i] = kernel_io (OIHW).
-    let x_nchw = nhwc_to_nchw(conv2d_wgpu::seed::input().view()).to_owned();
-    let w_hwio = conv2d_wgpu::seed::weights();
+    let x_nchw = nhwc_to_nchw(common::seed::input().view()).to_owned();
+    let w_hwio = common::seed::weights();
     let w_oihw = Array4::from_shape_fn((2, 2, 3, 3), |(o, i, ky, kx)| w_hwio[[ky, kx, i, o]]);
     let b = ndarray::arr1(&[1.0f32, -1.0]);
     let y = conv2d_cpu(

@@ -51,6 +51,9 @@ fn bad_files_are_errors_naming_the_file() {
             .unwrap();
         let message = e.to_string();
         assert!(matches!(e, Conv2dError::Npy { .. }), "{message}");
+        // The io or npy error underneath stays reachable.
+        let source = std::error::Error::source(&e).expect("an Npy error keeps its source");
+        assert!(!source.to_string().is_empty(), "{message}");
         let named = bias.unwrap_or(path).display().to_string();
         assert!(message.contains(&named), "{message} should name {named}");
         assert!(
@@ -59,6 +62,19 @@ fn bad_files_are_errors_naming_the_file() {
         );
     };
     npy_error(&temp("missing.npy"), None, "cannot open");
+    let missing = conv2d_wgpu::read_npy_weights(temp("missing.npy")).unwrap_err();
+    let Conv2dError::Npy {
+        source: Some(source),
+        ..
+    } = &missing
+    else {
+        panic!("{missing}")
+    };
+    let io = source
+        .get()
+        .downcast_ref::<std::io::Error>()
+        .expect("an io error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     // Wrong dtype: float64, as numpy saves by default.
     let f64_path = temp("f64.npy");
     write_npy(&f64_path, &Array4::<f64>::zeros((1, 1, 2, 2))).unwrap();

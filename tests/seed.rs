@@ -2,10 +2,11 @@
 
 mod common;
 
-use conv2d_wgpu::{conv2d_cpu, seed, Conv2dParams, GpuConv2d};
+use common::seed;
+use conv2d_wgpu::{conv2d_cpu, Conv2dParams, GpuConv2d};
 use ndarray::{Array1, Array4};
 
-/// Input, weights and bias of the seed's Keras program (`conv2d_wgpu::seed`,
+/// Input, weights and bias of the seed's Keras program (`tests/common/seed.rs`,
 /// typed in from ../shared/SEED.md).
 fn seed() -> (Array4<f32>, Array4<f32>, Array1<f32>) {
     (seed::input(), seed::weights(), seed::bias())

@@ -1,34 +1,83 @@
-//! Every `shaders/*.wgsl` kernel parses and validates with the naga that wgpu
-//! re-exports, as the crate compiles it: `common.wgsl` (uniform block,
-//! activation, shared helpers) prepended to each kernel file.
+//! The WGSL the crate compiles, exactly: every kernel as handed to wgpu (tile
+//! constants, `common.wgsl`, the kernel), every specialisation of its override
+//! constants, validated by the naga that wgpu re-exports before and after the
+//! overrides are applied; and the Rust uniform block against WGSL's `Params`.
 
+use conv2d_wgpu::introspect::{kernel_params_layout, shader_specialisations};
 use conv2d_wgpu::wgpu::naga;
 
-#[test]
-fn every_shader_parses_and_validates() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let common = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "wgsl") {
-            continue;
-        }
-        if path.ends_with("common.wgsl") {
-            continue; // a prelude: it uses the bindings each kernel declares
-        }
-        let body = std::fs::read_to_string(&path).unwrap();
-        let source = format!("{common}\n{body}");
-        let name = path.display().to_string();
-        let module = naga::front::wgsl::parse_str(&source)
-            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default() | naga::valid::Capabilities::SUBGROUP,
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &name)));
-        checked += 1;
+fn validator(subgroups: bool) -> naga::valid::Validator {
+    let mut capabilities = naga::valid::Capabilities::default();
+    if subgroups {
+        capabilities |= naga::valid::Capabilities::SUBGROUP;
     }
-    assert!(checked >= 6, "expected six kernels in {}", dir.display());
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
+}
+
+#[test]
+fn every_specialisation_parses_and_validates() {
+    let specialisations = shader_specialisations();
+    let mut kernels = std::collections::BTreeSet::new();
+    let mut bounds_values = std::collections::BTreeSet::new();
+    for spec in &specialisations {
+        let name = spec.name;
+        let source = &spec.source;
+        let module = naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(source, name)));
+        let info = validator(spec.subgroups)
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(source, name)));
+        let mut constants = naga::back::PipelineConstants::default();
+        for (key, value) in &spec.constants {
+            constants.insert(key.to_string(), *value);
+            if *key == "CHECK_BOUNDS" {
+                bounds_values.insert(*value as u8);
+            }
+        }
+        let (specialised, _) = naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((naga::ShaderStage::Compute, "main")),
+            &constants,
+        )
+        .unwrap_or_else(|e| panic!("{name} with {:?}: {e}", spec.constants));
+        validator(spec.subgroups)
+            .validate(&specialised)
+            .unwrap_or_else(|e| panic!("{name} with {:?}: {e:?}", spec.constants));
+        kernels.insert(name);
+    }
+    assert_eq!(kernels.len(), 6, "six kernels: {kernels:?}");
+    assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
+}
+
+#[test]
+fn rust_uniform_block_matches_wgsl_params() {
+    let spec = &shader_specialisations()[0];
+    let module = naga::front::wgsl::parse_str(&spec.source).expect("parses");
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    let (handle, ty) = module
+        .types
+        .iter()
+        .find(|(_, ty)| ty.name.as_deref() == Some("Params"))
+        .expect("common.wgsl declares Params");
+    let naga::TypeInner::Struct { members, span } = &ty.inner else {
+        panic!("Params is a struct");
+    };
+    let (rust_size, rust_fields) = kernel_params_layout();
+    assert_eq!(layouter[handle].size, *span);
+    assert_eq!(
+        rust_size as u32, *span,
+        "size of KernelParams vs WGSL Params"
+    );
+    let wgsl: Vec<(String, u32)> = members
+        .iter()
+        .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+        .collect();
+    let rust: Vec<(String, u32)> = rust_fields
+        .iter()
+        .map(|(name, offset)| (name.to_string(), *offset as u32))
+        .collect();
+    assert_eq!(rust, wgsl, "KernelParams fields and offsets vs WGSL Params");
+    assert_eq!(*span % 16, 0, "a uniform block is a multiple of 16 bytes");
 }

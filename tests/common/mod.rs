@@ -2,6 +2,8 @@
 //! and the GPU-vs-CPU comparison with a tolerance scaled to the reduction length.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod seed;
+
 use std::sync::OnceLock;
 
 use conv2d_wgpu::{

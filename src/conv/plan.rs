@@ -9,9 +9,60 @@
 //! bindings; all pieces of a forward go into one submit.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use crate::error::{Conv2dError, Result};
-use crate::geometry::ConvGeometry;
+use crate::conv::choice::{self, Choice, DeviceCaps, LayerFacts};
+use crate::conv::kernels::{self, PipelineKey};
+use crate::runtime::context::GpuContext;
+use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::geometry::ConvGeometry;
+
+/// Everything one forward pass on one input shape needs, decided before
+/// touching any buffer: the choice, the pieces, the compiled pipeline.
+pub(crate) struct Plan {
+    pub output_shape: [usize; 4],
+    pub choice: Choice,
+    pub pieces: Vec<Piece>,
+    pub pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl Plan {
+    /// Checks `input` against the layer, chooses the kernel, splits the work to
+    /// fit the device's limits and compiles (or reuses) the pipeline.
+    /// `chunk_widths` are the output channels of each weight chunk.
+    pub fn new(
+        ctx: &GpuContext,
+        facts: LayerFacts,
+        chunk_widths: &[usize],
+        input: [usize; 4],
+    ) -> Result<Plan> {
+        let geometry = facts.layer.geometry(input)?;
+        let choice = choice::choose(facts, &geometry, DeviceCaps::of(ctx))?;
+        crate::trace::span!("conv2d.plan", input = ?input, algorithm = ?choice.algorithm);
+        ctx.check_alive()?;
+        let kernel = choice.kernel;
+        let budget = Budget::new(
+            ctx.limits(),
+            u64::from(kernel.workgroup_size()) * kernel.min_outputs_per_invocation(),
+        );
+        let widest = chunk_widths.iter().copied().max().unwrap_or(1);
+        let pieces = pieces(&choice.geometry, widest, &budget)?;
+        let pipeline = kernels::pipeline(
+            ctx,
+            PipelineKey {
+                kind: kernel,
+                activation: facts.layer.params.activation.shader_code(),
+                check_bounds: choice.check_bounds(&pieces, chunk_widths),
+            },
+        )?;
+        Ok(Plan {
+            output_shape: geometry.output_shape(),
+            choice,
+            pieces,
+            pipeline,
+        })
+    }
+}
 
 /// The budget a plan works within, from `wgpu::Limits` (and the kernel).
 #[derive(Clone, Copy, Debug)]
@@ -210,8 +261,8 @@ fn band_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::LayerShape;
-    use crate::params::{Conv2dParams, Padding};
+    use crate::semantics::geometry::LayerShape;
+    use crate::semantics::params::{Conv2dParams, Padding};
 
     fn geometry(
         input: [usize; 4],

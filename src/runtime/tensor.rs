@@ -1,12 +1,13 @@
 //! `GpuTensor`: an NHWC f32 tensor that lives on the device.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ndarray::{Array4, ArrayView4};
 
-use crate::buffers;
-use crate::context::GpuContext;
-use crate::cpu::shape4;
-use crate::error::{Conv2dError, Result};
-use crate::limits::check_buffer;
+use crate::runtime::context::GpuContext;
+use crate::runtime::limits::check_buffer;
+use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::geometry::shape4;
 
 /// An NHWC `f32` tensor on the device: the input and output of
 /// [`GpuConv2d::forward_tensor`](crate::GpuConv2d::forward_tensor), so layers can be
@@ -28,6 +29,9 @@ pub struct GpuTensor {
     pub(crate) ctx: GpuContext,
     pub(crate) buffer: wgpu::Buffer,
     pub(crate) shape: [usize; 4],
+    /// Set once [`GpuTensor::buffer`] handed the buffer out: the caller may
+    /// keep a clone, so it is never recycled for another tensor.
+    handed_out: AtomicBool,
 }
 
 impl GpuContext {
@@ -48,19 +52,24 @@ impl GpuContext {
         check_buffer("input", &shape, &self.inner.limits)?;
         let x = x.as_standard_layout();
         let data = x.as_slice().expect("standard layout is contiguous");
-        let device = &self.inner.device;
         let buffer = self.capture("uploading a tensor", || {
-            buffers::tensor_init(device, "conv2d tensor", data)
+            self.tensor_buffer_init("conv2d tensor", data)
         })?;
-        Ok(GpuTensor {
-            ctx: self.clone(),
-            buffer,
-            shape,
-        })
+        Ok(GpuTensor::new(self.clone(), buffer, shape))
     }
 }
 
 impl GpuTensor {
+    /// A tensor over `buffer`, which holds `shape`'s f32s.
+    pub(crate) fn new(ctx: GpuContext, buffer: wgpu::Buffer, shape: [usize; 4]) -> Self {
+        GpuTensor {
+            ctx,
+            buffer,
+            shape,
+            handed_out: AtomicBool::new(false),
+        }
+    }
+
     /// The shape, NHWC.
     pub fn shape(&self) -> [usize; 4] {
         self.shape
@@ -72,9 +81,10 @@ impl GpuTensor {
     }
 
     /// The device buffer (row-major NHWC f32), for applications that bind it
-    /// themselves. It belongs to the tensor: once the tensor is dropped the
-    /// context may reuse it for another output, so do not keep a clone past that.
+    /// themselves. A tensor whose buffer was handed out here is never recycled
+    /// for another output when it drops, so a clone the caller keeps stays theirs.
     pub fn buffer(&self) -> &wgpu::Buffer {
+        self.handed_out.store(true, Ordering::Relaxed);
         &self.buffer
     }
 
@@ -102,7 +112,7 @@ impl GpuTensor {
         self.ctx.check_alive()?;
         let device = &self.ctx.inner.device;
         self.ctx.capture("reading a tensor back", || {
-            let staging = buffers::staging(device, self.buffer.size());
+            let staging = self.ctx.staging_buffer(self.buffer.size());
             let mut encoder = device.create_command_encoder(&Default::default());
             encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, self.buffer.size());
             self.ctx.submit(encoder.finish());
@@ -111,19 +121,22 @@ impl GpuTensor {
     }
 
     fn shaped(&self, values: Vec<f32>) -> Result<Array4<f32>> {
-        shaped(self.shape, values)
+        Ok(shaped(self.shape, values))
     }
 }
 
-pub(crate) fn shaped(shape: [usize; 4], values: Vec<f32>) -> Result<Array4<f32>> {
-    Array4::from_shape_vec(shape, values)
-        .map_err(|e| Conv2dError::Readback(format!("result does not fit {shape:?}: {e}")))
+/// `values` read back from a buffer made for `shape`.
+pub(crate) fn shaped(shape: [usize; 4], values: Vec<f32>) -> Array4<f32> {
+    Array4::from_shape_vec(shape, values).expect("a buffer holds its shape's elements")
 }
 
 impl Drop for GpuTensor {
     /// The buffer goes back to the context, for the next output of its size
     /// (queue order keeps earlier work that reads it ahead of later writes).
     fn drop(&mut self) {
+        if self.handed_out.load(Ordering::Relaxed) {
+            return; // the caller may hold a clone
+        }
         // wgpu buffers are shared handles: the clone keeps this one alive.
         self.ctx.recycle(self.buffer.clone());
     }

@@ -1,7 +1,7 @@
 //! Keras shape semantics: validation, output size and SAME padding.
 
-use crate::error::{Conv2dError, Result};
-use crate::params::{Activation, Conv2dParams, Padding};
+use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::params::{Activation, Conv2dParams, Padding};
 
 /// A layer's weights and parameters, checked without any input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -257,6 +257,11 @@ fn overflow(what: &str, dims: &[usize]) -> Conv2dError {
     Conv2dError::SizeOverflow {
         what: format!("{what} of {dims:?}"),
     }
+}
+
+/// An ndarray shape as a fixed-size array (callers pass rank-4 views only).
+pub(crate) fn shape4(shape: &[usize]) -> [usize; 4] {
+    [shape[0], shape[1], shape[2], shape[3]]
 }
 
 #[cfg(test)]

@@ -1,4 +1,9 @@
-//! The one error type of the crate.
+//! The one error type of the crate, and the typed data it carries.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::semantics::algorithm::Algorithm;
 
 /// Everything that can go wrong in a convolution, on the CPU or the GPU.
 ///
@@ -188,8 +193,9 @@ pub enum Conv2dError {
     Gpu {
         /// What the crate was doing.
         operation: &'static str,
-        /// "validation", "out-of-memory" or "internal".
-        kind: &'static str,
+        /// Validation, out of memory or internal (a lost device is
+        /// [`Conv2dError::DeviceLost`]; [`Conv2dError::gpu_kind`] covers both).
+        kind: GpuErrorKind,
         /// wgpu's message.
         message: String,
     },
@@ -210,12 +216,12 @@ pub enum Conv2dError {
 
     /// A forced [`Algorithm`](crate::Algorithm) cannot run this layer or input.
     #[error(
-        "conv2d: algorithm {algorithm} cannot run weights HWIO {weights_shape:?} with groups \
+        "conv2d: algorithm {algorithm:?} cannot run weights HWIO {weights_shape:?} with groups \
          {groups}: {reason}"
     )]
     UnsupportedAlgorithm {
         /// The algorithm asked for.
-        algorithm: String,
+        algorithm: Algorithm,
         /// What it needs.
         reason: &'static str,
         /// Weight shape, HWIO.
@@ -236,11 +242,110 @@ pub enum Conv2dError {
         path: String,
         /// What was wrong: missing, truncated, corrupt, wrong dtype or rank.
         message: String,
+        /// The io or npy error underneath, when there is one.
+        #[source]
+        source: Option<SourceError>,
     },
 
-    /// Waiting for the device or mapping the result buffer failed.
+    /// Mapping a result buffer for reading failed.
     #[error("conv2d: reading the result back failed: {0}")]
     Readback(String),
+
+    /// Waiting for the device to finish its work failed (`Device::poll`).
+    #[error("conv2d: waiting for the device failed: {0}")]
+    Wait(String),
+}
+
+impl Conv2dError {
+    /// The kind of a GPU failure: `Some` for [`Conv2dError::Gpu`] and
+    /// [`Conv2dError::DeviceLost`], `None` for everything else.
+    ///
+    /// ```
+    /// use conv2d_wgpu::{Conv2dError, GpuErrorKind};
+    /// let lost = Conv2dError::DeviceLost("destroyed".into());
+    /// assert_eq!(lost.gpu_kind(), Some(GpuErrorKind::DeviceLost));
+    /// assert_eq!(Conv2dError::NoAdapter("none".into()).gpu_kind(), None);
+    /// ```
+    pub fn gpu_kind(&self) -> Option<GpuErrorKind> {
+        match self {
+            Conv2dError::Gpu { kind, .. } => Some(*kind),
+            Conv2dError::DeviceLost(_) => Some(GpuErrorKind::DeviceLost),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of failure wgpu reported, so callers can match (say) out of memory.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GpuErrorKind {
+    /// The crate (or the application) asked for something invalid.
+    Validation,
+    /// The device could not allocate.
+    OutOfMemory,
+    /// The driver or wgpu failed internally.
+    Internal,
+    /// The device is gone (reported as [`Conv2dError::DeviceLost`]).
+    DeviceLost,
+}
+
+impl fmt::Display for GpuErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GpuErrorKind::Validation => "validation",
+            GpuErrorKind::OutOfMemory => "out-of-memory",
+            GpuErrorKind::Internal => "internal",
+            GpuErrorKind::DeviceLost => "device-lost",
+        })
+    }
+}
+
+/// The error underneath an io or `.npy` failure, shared so that
+/// [`Conv2dError`] stays `Clone`. Reach the original with [`SourceError::get`].
+///
+/// ```
+/// use conv2d_wgpu::SourceError;
+/// let e = SourceError::new(std::io::Error::from(std::io::ErrorKind::NotFound));
+/// assert!(e.get().downcast_ref::<std::io::Error>().is_some());
+/// ```
+#[derive(Clone)]
+pub struct SourceError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl SourceError {
+    /// Wraps an error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SourceError(Arc::new(error))
+    }
+
+    /// The original error, for `downcast_ref`.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two sources are equal when they say the same (the originals need not be `PartialEq`).
+impl PartialEq for SourceError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// Shorthand for results of this crate.

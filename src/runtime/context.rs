@@ -1,12 +1,13 @@
 //! Adapter, device and queue: acquiring a device, or adopting an application's.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::error::{Conv2dError, Result};
-use crate::kernels::KernelCache;
-use crate::{readback, scope};
+use crate::runtime::{readback, scope};
+use crate::semantics::error::{Conv2dError, Result};
 
 /// A wgpu device and queue that convolutions run on, with the crate's caches.
 ///
@@ -22,26 +23,39 @@ pub(crate) struct ContextInner {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
-    pub kernels: KernelCache,
     /// Set by the device-lost callback: why the device is gone.
     pub lost: Arc<Mutex<Option<String>>>,
-    submits: AtomicU64,
-    readbacks: AtomicU64,
+    counters: Counters,
     /// Buffers of dropped tensors, by size, for the next outputs of that size.
     spare: Mutex<Vec<wgpu::Buffer>>,
+    /// Per-device state of the layers above (their pipeline caches), by type.
+    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    submits: AtomicU64,
+    readbacks: AtomicU64,
+    buffers_created: AtomicU64,
+    bind_groups_created: AtomicU64,
 }
 
 /// Most spare tensor buffers a context keeps (one chain's worth of outputs).
 const MAX_SPARE: usize = 4;
 
 /// Counts of the work a context has sent to its device, for applications and
-/// tests that want to see it (e.g. that a chain of layers reads nothing back).
+/// tests that want to see it (e.g. that a chain of layers reads nothing back,
+/// or that repeated calls allocate nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContextStats {
     /// Command buffers submitted to the queue.
     pub submits: u64,
     /// Buffers mapped to read results back to the host.
     pub readbacks: u64,
+    /// Device buffers the crate created (tensors, weights, uniforms, staging).
+    pub buffers_created: u64,
+    /// Bind groups the crate created.
+    pub bind_groups_created: u64,
 }
 
 impl GpuContext {
@@ -134,11 +148,10 @@ impl GpuContext {
                 queue,
                 info,
                 limits,
-                kernels: KernelCache::default(),
                 lost,
-                submits: AtomicU64::new(0),
-                readbacks: AtomicU64::new(0),
+                counters: Counters::default(),
                 spare: Mutex::new(Vec::new()),
+                extensions: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -157,21 +170,36 @@ impl GpuContext {
     /// before handing a [`GpuTensor`](crate::GpuTensor)'s buffer to other code).
     ///
     /// # Errors
-    /// [`Conv2dError::DeviceLost`], or [`Conv2dError::Readback`] when the wait fails.
+    /// [`Conv2dError::DeviceLost`], or [`Conv2dError::Wait`] when the wait fails.
     pub fn wait(&self) -> Result<()> {
         self.check_alive()?;
         self.inner
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|e| Conv2dError::Readback(format!("waiting for the device: {e}")))
+            .map_err(|e| Conv2dError::Wait(e.to_string()))
     }
 
-    /// Submits and readbacks so far (all clones of this context together).
+    /// Submits, readbacks, buffers and bind groups so far (all clones of this
+    /// context together).
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// let ctx = conv2d_wgpu::GpuContext::new()?;
+    /// let before = ctx.stats();
+    /// let tensor = ctx.upload(ndarray::Array4::<f32>::ones((1, 2, 2, 1)).view())?;
+    /// assert_eq!(tensor.shape(), [1, 2, 2, 1]);
+    /// assert_eq!(ctx.stats().buffers_created, before.buffers_created + 1);
+    /// assert_eq!(ctx.stats().readbacks, before.readbacks);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
     pub fn stats(&self) -> ContextStats {
+        let c = &self.inner.counters;
         ContextStats {
-            submits: self.inner.submits.load(Ordering::Relaxed),
-            readbacks: self.inner.readbacks.load(Ordering::Relaxed),
+            submits: c.submits.load(Ordering::Relaxed),
+            readbacks: c.readbacks.load(Ordering::Relaxed),
+            buffers_created: c.buffers_created.load(Ordering::Relaxed),
+            bind_groups_created: c.bind_groups_created.load(Ordering::Relaxed),
         }
     }
 
@@ -216,14 +244,17 @@ impl GpuContext {
     /// Submits one command buffer, counted in [`ContextStats::submits`].
     pub(crate) fn submit(&self, commands: wgpu::CommandBuffer) {
         crate::trace::span!("conv2d.submit");
-        self.inner.submits.fetch_add(1, Ordering::Relaxed);
+        self.inner.counters.submits.fetch_add(1, Ordering::Relaxed);
         self.inner.queue.submit([commands]);
     }
 
     /// Waits for `staging` (blocking) and returns its f32s.
     pub(crate) fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
         crate::trace::span!("conv2d.readback", bytes = staging.size());
-        self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .readbacks
+            .fetch_add(1, Ordering::Relaxed);
         readback::read_f32(&self.inner.device, staging)
     }
 
@@ -231,7 +262,10 @@ impl GpuContext {
     pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
         #[cfg(feature = "tracing")]
         tracing::info!(bytes = staging.size(), "conv2d.readback_async");
-        self.inner.readbacks.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .readbacks
+            .fetch_add(1, Ordering::Relaxed);
         readback::read_f32_async(&self.inner.device, staging).await
     }
 
@@ -245,16 +279,47 @@ impl GpuContext {
             && self.inner.info.subgroup_min_size >= 8
     }
 
-    /// What kernel selection needs to know about this device.
-    pub(crate) fn caps(&self) -> crate::algorithm::DeviceCaps {
+    /// A real GPU (discrete, integrated or virtual) rather than a CPU
+    /// implementation such as llvmpipe or SwiftShader.
+    pub(crate) fn is_gpu(&self) -> bool {
         use wgpu::DeviceType::{DiscreteGpu, IntegratedGpu, VirtualGpu};
-        crate::algorithm::DeviceCaps {
-            subgroups: self.subgroups(),
-            gpu: matches!(
-                self.inner.info.device_type,
-                DiscreteGpu | IntegratedGpu | VirtualGpu
-            ),
-        }
+        matches!(
+            self.inner.info.device_type,
+            DiscreteGpu | IntegratedGpu | VirtualGpu
+        )
+    }
+
+    /// The context's instance of `T` (made with `Default` on first use): state
+    /// that a layer above keeps per device, such as compiled pipelines.
+    pub(crate) fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut slots = self
+            .inner
+            .extensions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let slot = slots
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        slot.clone()
+            .downcast::<T>()
+            .expect("extension slots are keyed by their type")
+    }
+
+    /// Creates a buffer, counted in [`ContextStats::buffers_created`].
+    pub(crate) fn create_buffer(&self, descriptor: &wgpu::BufferDescriptor) -> wgpu::Buffer {
+        let c = &self.inner.counters;
+        c.buffers_created.fetch_add(1, Ordering::Relaxed);
+        self.inner.device.create_buffer(descriptor)
+    }
+
+    /// Creates a bind group, counted in [`ContextStats::bind_groups_created`].
+    pub(crate) fn create_bind_group(
+        &self,
+        descriptor: &wgpu::BindGroupDescriptor,
+    ) -> wgpu::BindGroup {
+        let c = &self.inner.counters;
+        c.bind_groups_created.fetch_add(1, Ordering::Relaxed);
+        self.inner.device.create_bind_group(descriptor)
     }
 
     /// A tensor buffer of `bytes`: a dropped tensor's when one of that size is
@@ -263,7 +328,10 @@ impl GpuContext {
         let mut spare = self.inner.spare.lock().unwrap_or_else(|p| p.into_inner());
         match spare.iter().position(|b| b.size() == bytes) {
             Some(i) => spare.swap_remove(i),
-            None => crate::buffers::tensor(&self.inner.device, "conv2d output", bytes),
+            None => {
+                drop(spare);
+                self.new_tensor_buffer("conv2d output", bytes)
+            }
         }
     }
 

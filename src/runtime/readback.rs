@@ -1,7 +1,7 @@
 //! Copying a result from the device into host memory, blocking or async.
 
-use crate::error::{Conv2dError, Result};
-use crate::scope;
+use crate::runtime::scope;
+use crate::semantics::error::{Conv2dError, Result};
 
 /// Maps `staging` (a `MAP_READ` buffer of f32s whose copy was already
 /// submitted), waits for the device on this thread, and returns its contents.
@@ -39,7 +39,7 @@ pub(crate) async fn read_f32_async(
     let mapped = receiver.await;
     let polled = poller
         .join()
-        .map_err(|_| Conv2dError::Readback("the device-polling thread panicked".into()))?;
+        .map_err(|_| Conv2dError::Wait("the device-polling thread panicked".into()))?;
     polled.map_err(poll_error)?;
     mapped
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
@@ -59,7 +59,7 @@ fn copy_out(staging: &wgpu::Buffer) -> Result<Vec<f32>> {
 }
 
 fn poll_error(e: wgpu::PollError) -> Conv2dError {
-    Conv2dError::Readback(format!("waiting for the device: {e}"))
+    Conv2dError::Wait(e.to_string())
 }
 
 fn map_error(e: wgpu::BufferAsyncError) -> Conv2dError {

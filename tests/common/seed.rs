@@ -2,13 +2,8 @@
 //! kernels per output channel, bias `[1, -1]`, valid padding) evaluated on one
 //! 4x4 image with 2 channels. Keras printed the output in [`keras_output`];
 //! `tests/seed.rs` checks the CPU reference and the GPU against it, to the digit.
-//!
-//! ```
-//! use conv2d_wgpu::{conv2d_cpu, seed, Conv2dParams};
-//! let y = conv2d_cpu(seed::input().view(), seed::weights().view(), Some(seed::bias().view()), Conv2dParams::default())?;
-//! assert_eq!(y, seed::keras_output());
-//! # Ok::<(), conv2d_wgpu::Conv2dError>(())
-//! ```
+//! Test data, not API: the tests use it through `common`, the examples with
+//! `#[path = "../tests/common/seed.rs"] mod seed;`.
 
 use ndarray::{Array1, Array4};
 

@@ -1,7 +1,7 @@
 //! wgpu error scopes: every device operation of the crate runs inside one, so a
 //! wgpu error becomes an `Err` instead of reaching the (panicking) default handler.
 
-use crate::error::{Conv2dError, Result};
+use crate::semantics::error::{Conv2dError, GpuErrorKind, Result};
 
 /// Runs `f` with validation, out-of-memory and internal errors captured, and
 /// returns the first one as [`Conv2dError::Gpu`].
@@ -29,9 +29,9 @@ pub(crate) fn capture<T>(
 
 fn gpu_error(operation: &'static str, error: wgpu::Error) -> Conv2dError {
     let kind = match &error {
-        wgpu::Error::OutOfMemory { .. } => "out-of-memory",
-        wgpu::Error::Validation { .. } => "validation",
-        _ => "internal",
+        wgpu::Error::OutOfMemory { .. } => GpuErrorKind::OutOfMemory,
+        wgpu::Error::Validation { .. } => GpuErrorKind::Validation,
+        _ => GpuErrorKind::Internal,
     };
     Conv2dError::Gpu {
         operation,

@@ -7,13 +7,12 @@ use gemm::Parallelism;
 use ndarray::{Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
 
-use crate::cpu::shape4;
-use crate::error::Result;
-use crate::geometry::{ConvGeometry, LayerShape};
-use crate::params::Conv2dParams;
+use crate::semantics::error::Result;
+use crate::semantics::geometry::{shape4, ConvGeometry, LayerShape};
+use crate::semantics::params::Conv2dParams;
 
 /// Below this many multiply-adds the reference's plain loops are faster.
-const SMALL_MACS: usize = 1 << 16;
+pub(crate) const SMALL_MACS: usize = 1 << 16;
 
 /// Floats per im2col block: about 4 MiB of scratch, so a block stays in cache
 /// while the GEMM packs it (larger blocks measured slower for large kernels).
@@ -49,12 +48,39 @@ pub fn conv2d_cpu_fast(
     bias: Option<ArrayView1<f32>>,
     params: Conv2dParams,
 ) -> Result<Array4<f32>> {
+    conv2d_cpu_fast_path(x, weights, bias, params, SMALL_MACS).map(|(y, _)| y)
+}
+
+/// Which code [`conv2d_cpu_fast_path`] ran.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuPath {
+    /// The reference's loops (below the size threshold).
+    Reference,
+    /// im2col (or the input itself for a plain 1x1) and the GEMM, per group.
+    Gemm,
+    /// The channel-vectorised depthwise loop.
+    Depthwise,
+}
+
+/// [`conv2d_cpu_fast`] with the size threshold below which it runs the
+/// reference's loops given (`SMALL_MACS` there), and which path ran, so that
+/// tests can make small random layers take the fast paths and prove they did.
+#[doc(hidden)]
+pub fn conv2d_cpu_fast_path(
+    x: ArrayView4<f32>,
+    weights: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    params: Conv2dParams,
+    small_macs: usize,
+) -> Result<(Array4<f32>, CpuPath)> {
     let layer = LayerShape::new(shape4(weights.shape()), bias.map(|b| b.len()), params)?;
     let g = layer.geometry(shape4(x.shape()))?;
     let macs = g.batch * g.out_h * g.out_w * g.out_c * g.k_h * g.k_w * g.in_c_per_group();
-    if macs < SMALL_MACS {
+    if macs < small_macs {
         // Threads and packing cost more than they save: the plain loops win.
-        return crate::conv2d_cpu(x, weights, bias, params);
+        let y = crate::cpu::reference::conv2d_cpu(x, weights, bias, params)?;
+        return Ok((y, CpuPath::Reference));
     }
     let x = x.as_standard_layout();
     let w = weights.as_standard_layout();
@@ -66,14 +92,17 @@ pub fn conv2d_cpu_fast(
         y.par_chunks_mut(g.out_c)
             .for_each(|row| row.copy_from_slice(&b));
     }
-    if g.groups == g.in_c && g.groups > 1 {
+    let path = if g.groups == g.in_c && g.groups > 1 {
         depthwise(&g, x, w, &mut y);
+        CpuPath::Depthwise
     } else {
         grouped_gemm(&g, x, w, &mut y);
-    }
+        CpuPath::Gemm
+    };
     let activation = params.activation;
     y.par_iter_mut().for_each(|v| *v = activation.apply(*v));
-    Ok(Array4::from_shape_vec(g.output_shape(), y).expect("output has its shape's length"))
+    let y = Array4::from_shape_vec(g.output_shape(), y).expect("output has its shape's length");
+    Ok((y, path))
 }
 
 /// `y[pixels, cout] += im2col(x)[pixels, K] x w[K, cout]`, per group.

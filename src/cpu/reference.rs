@@ -2,9 +2,9 @@
 
 use ndarray::{Array4, ArrayView1, ArrayView4};
 
-use crate::error::Result;
-use crate::geometry::LayerShape;
-use crate::params::Conv2dParams;
+use crate::semantics::error::Result;
+use crate::semantics::geometry::{shape4, LayerShape};
+use crate::semantics::params::Conv2dParams;
 
 /// Computes `activation(conv2d(x, weights) + bias)` on the CPU with Keras semantics.
 ///
@@ -66,9 +66,4 @@ pub fn conv2d_cpu(
         *out = params.activation.apply(biased);
     }
     Ok(y)
-}
-
-/// An ndarray shape as a fixed-size array (callers pass rank-4 views only).
-pub(crate) fn shape4(shape: &[usize]) -> [usize; 4] {
-    [shape[0], shape[1], shape[2], shape[3]]
 }

@@ -1,7 +1,7 @@
 //! Checks of tensors and dispatches against the device's limits, made in Rust
 //! before anything reaches wgpu.
 
-use crate::error::{Conv2dError, Result};
+use crate::semantics::error::{Conv2dError, Result};
 
 /// Bytes of an f32 tensor, checked against the largest buffer the device allows.
 /// (Bindings are smaller; `plan` splits work to fit them.)

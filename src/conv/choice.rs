@@ -1,0 +1,238 @@
+//! Which kernel computes a convolution, decided in one place: what each
+//! algorithm supports, the heuristic, a forced algorithm, the lowering to a
+//! kernel and the geometry it sees, and whether the kernel needs its edge checks.
+//!
+//! [`choose`] is the entry point; [`check_forcible`] is the same rules asked
+//! before any input is known (by `GpuConv2d::with_algorithm`).
+
+use crate::conv::kernels::{KernelKind, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N};
+use crate::conv::plan::Piece;
+use crate::runtime::context::GpuContext;
+use crate::semantics::algorithm::Algorithm;
+use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::geometry::{ConvGeometry, LayerShape};
+use crate::semantics::params::{Conv2dParams, Padding};
+
+/// What the choice needs to know about the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DeviceCaps {
+    /// Subgroup operations with subgroups of at least 8 invocations.
+    pub subgroups: bool,
+    /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
+    pub gpu: bool,
+}
+
+impl DeviceCaps {
+    pub fn of(ctx: &GpuContext) -> Self {
+        DeviceCaps {
+            subgroups: ctx.subgroups(),
+            gpu: ctx.is_gpu(),
+        }
+    }
+}
+
+/// A layer as the choice sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LayerFacts<'a> {
+    pub layer: &'a LayerShape,
+    /// Output-channel chunks its weights are stored in (usually 1).
+    pub weight_chunks: usize,
+    pub forced: Option<Algorithm>,
+}
+
+/// The decision for one input shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub algorithm: Algorithm,
+    pub kernel: KernelKind,
+    /// The geometry the kernel sees (a GEMM view for `Gemm` and `TiledGemm`
+    /// where one applies).
+    pub geometry: ConvGeometry,
+}
+
+/// The algorithm and kernel for `g`: the forced one when it supports `g`
+/// (else `UnsupportedAlgorithm`), otherwise the heuristic's.
+pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> Result<Choice> {
+    let algorithm = match facts.forced {
+        Some(forced) => match unsupported(forced, g, facts.weight_chunks) {
+            None => forced,
+            Some(reason) => return Err(unsupported_error(forced, reason, facts.layer)),
+        },
+        None => heuristic(g, caps, facts.weight_chunks),
+    };
+    let (geometry, kernel) = lower(algorithm, g, caps);
+    Ok(Choice {
+        algorithm,
+        kernel,
+        geometry,
+    })
+}
+
+/// Whether `algorithm` can run some input of this layer: checked on the
+/// smallest input the kernel fits (its own extent, unpadded). `Gemm` depends on
+/// the input, so it is only checked per input.
+pub(crate) fn check_forcible(facts: LayerFacts, algorithm: Algorithm) -> Result<()> {
+    if algorithm == Algorithm::Gemm {
+        return Ok(());
+    }
+    let layer = facts.layer;
+    let p = &layer.params;
+    let probe_input = [
+        1,
+        (layer.weights[0] - 1) * p.dilation[0] + 1,
+        (layer.weights[1] - 1) * p.dilation[1] + 1,
+        layer.in_channels()?,
+    ];
+    let unpadded = LayerShape {
+        params: Conv2dParams {
+            padding: Padding::Valid,
+            ..*p
+        },
+        ..*layer
+    };
+    let probe = unpadded.geometry(probe_input)?;
+    match unsupported(algorithm, &probe, facts.weight_chunks) {
+        None => Ok(()),
+        Some(reason) => Err(unsupported_error(algorithm, reason, layer)),
+    }
+}
+
+impl Choice {
+    /// Whether the kernel needs its edge checks for these pieces and weight
+    /// chunks: only the tiled GEMM can drop them, when its tiles divide every
+    /// dispatch exactly (depth, each chunk's channels, each piece's pixels).
+    pub fn check_bounds(&self, pieces: &[Piece], chunk_widths: &[usize]) -> bool {
+        if self.kernel != KernelKind::IgemmTiled {
+            return true;
+        }
+        let g = &self.geometry;
+        let depth = g.k_h * g.k_w * g.in_c;
+        let pixels = |p: &Piece| p.images.len() * p.out_rows.len() * g.out_w;
+        let divides = depth.is_multiple_of(TILED_K as usize)
+            && chunk_widths
+                .iter()
+                .all(|w| w.is_multiple_of(TILED_N as usize))
+            && pieces
+                .iter()
+                .all(|p| pixels(p).is_multiple_of(TILED_M as usize));
+        !divides
+    }
+}
+
+/// Why `algorithm` cannot run `g` with weights in `weight_chunks` chunks, if it cannot.
+fn unsupported(
+    algorithm: Algorithm,
+    g: &ConvGeometry,
+    weight_chunks: usize,
+) -> Option<&'static str> {
+    match algorithm {
+        Algorithm::Direct => None,
+        Algorithm::ImplicitGemm if g.groups > 1 && !g.out_c_per_group().is_multiple_of(4) => {
+            Some("for groups > 1 it needs cout / groups to be a multiple of 4")
+        }
+        // A grouped layer runs one GEMM per group inside one weight buffer.
+        Algorithm::ImplicitGemm if g.groups > 1 && weight_chunks > 1 => {
+            Some("grouped layers whose weights exceed one storage binding run on the direct kernel")
+        }
+        Algorithm::ImplicitGemm => None,
+        Algorithm::TiledGemm if g.groups != 1 => Some("it needs groups == 1"),
+        Algorithm::TiledGemm => None,
+        Algorithm::Gemm if gemm_view(g).is_none() => Some(
+            "it needs groups == 1 and a 1x1 kernel with stride 1 and no padding, \
+             or a kernel covering the whole unpadded input",
+        ),
+        Algorithm::Gemm => None,
+        Algorithm::Depthwise
+            if !(g.groups == g.in_c && g.out_c == g.in_c && g.in_c.is_multiple_of(4)) =>
+        {
+            Some("it needs groups == cin == cout with cin a multiple of 4")
+        }
+        Algorithm::Depthwise => None,
+    }
+}
+
+/// The heuristic: the direct kernel for problems so small that a tiled kernel
+/// would not fill one workgroup (it measured faster there: the seed, B1, runs
+/// in half the time); else depthwise where it applies; else, on GPUs, the
+/// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
+/// register-tiled one (workgroup memory is a net loss there); grouped layers
+/// with at least 4 input channels per group run the register-tiled GEMM per
+/// group; the direct kernel takes what remains.
+fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algorithm {
+    let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
+    let one_workgroup_of_tiles = u64::from(IGEMM_PIXELS * IGEMM_COLUMNS4 * 4)
+        * u64::from(KernelKind::IgemmVec4.workgroup_size())
+        / 4;
+    if outputs < one_workgroup_of_tiles {
+        return Algorithm::Direct;
+    }
+    let gemm = if caps.gpu {
+        Algorithm::TiledGemm
+    } else {
+        Algorithm::Gemm
+    };
+    // Per-group GEMMs pay when each group has a few input channels.
+    let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
+    [Algorithm::Depthwise, gemm, Algorithm::ImplicitGemm]
+        .into_iter()
+        .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
+        .find(|a| unsupported(*a, g, weight_chunks).is_none())
+        .unwrap_or(Algorithm::Direct)
+}
+
+/// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
+/// algorithm that supports `g`.
+fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeometry, KernelKind) {
+    let igemm = |g: ConvGeometry| {
+        let kind = match (g.in_c_per_group().is_multiple_of(4), caps.subgroups) {
+            (true, true) => KernelKind::IgemmSubgroup,
+            (true, false) => KernelKind::IgemmVec4,
+            (false, _) => KernelKind::IgemmScalar,
+        };
+        (g, kind)
+    };
+    match algorithm {
+        Algorithm::Direct => (*g, KernelKind::Direct),
+        Algorithm::ImplicitGemm => igemm(*g),
+        Algorithm::Gemm => igemm(gemm_view(g).expect("Gemm is chosen only where it applies")),
+        Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
+        Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
+    }
+}
+
+/// The convolution as a matrix product `[pixels, K] x [K, cout]`, when it is one:
+/// a 1x1 kernel with stride 1 and no padding (unchanged), or a kernel that
+/// covers the whole unpadded input, seen as a 1x1 convolution of an image of one
+/// pixel with `h * w * cin` channels (NHWC and HWIO flatten to the same order).
+fn gemm_view(g: &ConvGeometry) -> Option<ConvGeometry> {
+    if g.groups != 1 || g.pad_top != 0 || g.pad_left != 0 {
+        return None;
+    }
+    if g.k_h == 1 && g.k_w == 1 && g.stride == [1, 1] {
+        return Some(*g);
+    }
+    let covers = g.k_h == g.in_h && g.k_w == g.in_w && g.out_h == 1 && g.out_w == 1;
+    covers.then_some(ConvGeometry {
+        in_h: 1,
+        in_w: 1,
+        in_c: g.in_h * g.in_w * g.in_c,
+        k_h: 1,
+        k_w: 1,
+        stride: [1, 1],
+        dilation: [1, 1],
+        ..*g
+    })
+}
+
+fn unsupported_error(
+    algorithm: Algorithm,
+    reason: &'static str,
+    layer: &LayerShape,
+) -> Conv2dError {
+    Conv2dError::UnsupportedAlgorithm {
+        algorithm,
+        reason,
+        weights_shape: layer.weights,
+        groups: layer.params.groups,
+    }
+}

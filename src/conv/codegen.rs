@@ -1,0 +1,277 @@
+//! The generator of the register-tiled implicit GEMMs: one template
+//! (`shaders/templates/conv2d_igemm.wgsl.in`), three committed kernels
+//! (`shaders/conv2d_igemm_{vec4,scalar,subgroup}.wgsl`). The unroll follows
+//! `IGEMM_PIXELS`, the constant Rust sizes their dispatches with.
+//!
+//! A test regenerates them in memory and fails when a committed file differs;
+//! `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen` rewrites them instead.
+
+use super::kernels::IGEMM_PIXELS;
+
+const TEMPLATE: &str = include_str!("../../shaders/templates/conv2d_igemm.wgsl.in");
+
+/// What one variant puts in the template's `{{name}}` slots.
+struct Variant {
+    file: &'static str,
+    slots: &'static [(&'static str, &'static str)],
+}
+
+const VEC4_HELPERS: &str = "
+// 16 channels of one pixel: columns are the 4 vec4 column groups, and
+// w_j * a sums the 4 weight rows of column group j weighted by a's channels.
+fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
+}
+
+fn load(at: i32, c4: u32) -> vec4<f32> {
+    return input[u32(max(at, 0)) + c4];
+}
+";
+
+const WEIGHT_BLOCK: &str =
+    "// The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
+fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let c = p.col_offset4 + min(col, cols4 - 1u);
+    return mat4x4<f32>(
+        weights[k * stride4 + c],
+        weights[(k + 1u) * stride4 + c],
+        weights[(k + 2u) * stride4 + c],
+        weights[(k + 3u) * stride4 + c],
+    );
+}
+";
+
+const EARLY_EXIT: &str = "    if pixel_tile >= p.total {
+        return;
+    }";
+
+const VEC4_SETUP: &str = "    let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;";
+
+const VEC4_ACCUMULATE: &str = "acc@@ += tile(load(t@@, c4), w0, w1, w2, w3)";
+
+const VARIANTS: [Variant; 3] = [
+    Variant {
+        file: "conv2d_igemm_vec4.wgsl",
+        slots: &[
+            (
+                "notes",
+                "// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs\n\
+                 // for 24 loads.",
+            ),
+            ("input_type", "vec4<f32>"),
+            ("helpers", VEC4_HELPERS),
+            ("weight_helpers", WEIGHT_BLOCK),
+            ("lane_builtin", ""),
+            ("early_exit", EARLY_EXIT),
+            ("setup", VEC4_SETUP),
+            ("tap_unit", "in_c4"),
+            (
+                "step",
+                "            for (var c4 = 0u; c4 < group_c4; c4++) {
+                let k = k0 + c4 * 4u;
+                let w0 = weight_block(k, col0, cols4, stride4);
+                let w1 = weight_block(k, col0 + 1u, cols4, stride4);
+                let w2 = weight_block(k, col0 + 2u, cols4, stride4);
+                let w3 = weight_block(k, col0 + 3u, cols4, stride4);",
+            ),
+            ("accumulate", VEC4_ACCUMULATE),
+        ],
+    },
+    Variant {
+        file: "conv2d_igemm_scalar.wgsl",
+        slots: &[
+            (
+                "notes",
+                "// This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar\n\
+                 // and 4 vec4 loads.",
+            ),
+            ("input_type", "f32"),
+            (
+                "helpers",
+                "
+// 16 channels of one pixel += a x one weight row (its 4 vec4 column groups).
+fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
+    let s = vec4(a);
+    return mat4x4<f32>(fma(s, w[0], acc[0]), fma(s, w[1], acc[1]), fma(s, w[2], acc[2]), fma(s, w[3], acc[3]));
+}
+
+fn load(at: i32, c: u32) -> f32 {
+    return input[u32(max(at, 0)) + c];
+}
+",
+            ),
+            (
+                "weight_helpers",
+                "// Weight row k, column groups col..col+4 (clamped to the padded width).
+fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let last = cols4 - 1u;
+    let row = k * stride4 + p.col_offset4;
+    return mat4x4<f32>(
+        weights[row + min(col, last)],
+        weights[row + min(col + 1u, last)],
+        weights[row + min(col + 2u, last)],
+        weights[row + min(col + 3u, last)],
+    );
+}
+",
+            ),
+            ("lane_builtin", ""),
+            ("early_exit", EARLY_EXIT),
+            ("setup", "    let in_at = p.in_base + p.in_c_offset;"),
+            ("tap_unit", "p.in_c"),
+            (
+                "step",
+                "            for (var c = 0u; c < p.in_c_per_group; c++) {
+                let w = weight_row(k0 + c, col0, cols4, stride4);",
+            ),
+            ("accumulate", "acc@@ = tile(acc@@, load(t@@, c), w)"),
+        ],
+    },
+    Variant {
+        file: "conv2d_igemm_subgroup.wgsl",
+        slots: &[
+            (
+                "notes",
+                "// This variant: vec4 input with subgroups of at least 8 invocations (wgpu's\n\
+                 // Features::SUBGROUP). Every invocation of a workgroup needs the same 16\n\
+                 // weight vec4 per step, so each invocation of a subgroup loads 2 of them and\n\
+                 // subgroupBroadcast hands them to the others: 10 loads per step instead of\n\
+                 // 24. Subgroup operations need uniform control flow: no early return, and\n\
+                 // every invocation runs the loops (tiles past the end store nothing).",
+            ),
+            ("input_type", "vec4<f32>"),
+            ("helpers", VEC4_HELPERS),
+            ("weight_helpers", ""),
+            (
+                "lane_builtin",
+                "    @builtin(subgroup_invocation_id) lane: u32,\n",
+            ),
+            (
+                "early_exit",
+                "    // Tiles past the end repeat the last pixels (origin clamps) and store nothing.",
+            ),
+            (
+                "setup",
+                "    let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
+    // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
+    // i.e. row v / 4 (and 2 more), column group v % 4.
+    let v = lane % 8u;
+    let mine_col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);",
+            ),
+            ("tap_unit", "in_c4"),
+            (
+                "step",
+                "            for (var c4 = 0u; c4 < group_c4; c4++) {
+                let k = k0 + c4 * 4u;
+                let mine0 = weights[(k + v / 4u) * stride4 + mine_col];
+                let mine1 = weights[(k + 2u + v / 4u) * stride4 + mine_col];
+                // Column group j, rows 0..4: vec4 number row * 4 + j, held by
+                // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
+                let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));
+                let w1 = mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u));
+                let w2 = mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u));
+                let w3 = mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u));",
+            ),
+            ("accumulate", VEC4_ACCUMULATE),
+        ],
+    },
+];
+
+/// `min(...)` over `t0 .. t{n-1}`, as a balanced tree.
+fn min_tree(names: &[String]) -> String {
+    match names {
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = names.split_at(names.len().div_ceil(2));
+            format!("min({}, {})", min_tree(left), min_tree(right))
+        }
+    }
+}
+
+/// The kernel file of `variant`, generated from the template.
+fn generate(variant: &Variant) -> String {
+    let pixels = IGEMM_PIXELS as usize;
+    let taps: Vec<String> = (0..pixels).map(|i| format!("t{i}")).collect();
+    let mut text = TEMPLATE.to_string();
+    // The template's own header (up to its first blank line) describes the
+    // template; the generated file says where it comes from instead.
+    let body_start = text
+        .find("\n//\n")
+        .expect("the template header ends with //")
+        + 4;
+    text = format!(
+        "// GENERATED from shaders/templates/conv2d_igemm.wgsl.in by src/conv/codegen.rs:\n\
+         // edit those, then run `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`.\n\
+         //\n{}",
+        &text[body_start..]
+    );
+    for (name, value) in variant.slots {
+        let slot = format!("{{{{{name}}}}}");
+        // A slot alone on its line takes the whole line (and leaves none when empty).
+        let line = format!("{slot}\n");
+        if value.is_empty() {
+            text = text.replace(&line, "");
+        } else if !value.ends_with('\n') {
+            text = text.replace(&line, &format!("{value}\n"));
+        }
+        text = text.replace(&slot, value);
+    }
+    text = text.replace("{{all_inside}}", &min_tree(&taps));
+    assert!(
+        !text.contains("{{"),
+        "{}: a slot was not filled",
+        variant.file
+    );
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.contains("@@") {
+            for i in 0..pixels {
+                out.push_str(&line.replace("@@", &i.to_string()));
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn codegen_committed_kernels_match_the_template() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let regenerate = std::env::var_os("CONV2D_WGPU_REGENERATE").is_some();
+    for variant in &VARIANTS {
+        let path = dir.join(variant.file);
+        let generated = generate(variant);
+        if regenerate {
+            std::fs::write(&path, &generated).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} differs from what src/conv/codegen.rs generates from \
+             shaders/templates/conv2d_igemm.wgsl.in: edit the template, then run \
+             `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn codegen_unrolls_one_accumulator_per_pixel() {
+    for variant in &VARIANTS {
+        let text = generate(variant);
+        for i in 0..IGEMM_PIXELS {
+            assert!(text.contains(&format!("var acc{i}: mat4x4<f32>;")));
+            assert!(text.contains(&format!("store_tile(pixel0 + {i}u, col0, acc{i});")));
+        }
+        let next = IGEMM_PIXELS;
+        assert!(!text.contains(&format!("acc{next}")), "{}", variant.file);
+    }
+}

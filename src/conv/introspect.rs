@@ -1,0 +1,46 @@
+//! What the crate compiles, exposed (hidden from the docs) so that
+//! `tests/shaders.rs` validates exactly that: every kernel's source and every
+//! specialisation of its override constants, and the uniform block's layout.
+
+use crate::conv::kernels::{self, KernelKind};
+
+/// One specialisation of one kernel.
+#[derive(Clone, Debug)]
+pub struct ShaderSpecialisation {
+    /// The kernel's file name.
+    pub name: &'static str,
+    /// The WGSL handed to wgpu (tile constants, `common.wgsl`, the kernel).
+    pub source: String,
+    /// Its override constants.
+    pub constants: Vec<(&'static str, f64)>,
+    /// Whether it needs subgroup operations.
+    pub subgroups: bool,
+}
+
+/// Every kernel with every activation, and both `CHECK_BOUNDS` values where
+/// the kernel has that override.
+pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
+    let mut all = Vec::new();
+    for kind in KernelKind::ALL {
+        let check_bounds: &[bool] = match kind {
+            KernelKind::IgemmTiled => &[true, false],
+            _ => &[true],
+        };
+        for activation in 0..7 {
+            for &check in check_bounds {
+                all.push(ShaderSpecialisation {
+                    name: kind.name(),
+                    source: kind.source(),
+                    constants: kind.constants(activation, check),
+                    subgroups: kind == KernelKind::IgemmSubgroup,
+                });
+            }
+        }
+    }
+    all
+}
+
+/// The Rust uniform block's size and field offsets, to compare with WGSL's `Params`.
+pub fn kernel_params_layout() -> (usize, Vec<(&'static str, usize)>) {
+    kernels::kernel_params_layout()
+}

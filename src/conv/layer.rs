@@ -1,0 +1,381 @@
+//! `GpuConv2d`: a layer whose weights live on the device, and its forward
+//! passes. The public surface only: choosing the kernel is `choice`, splitting
+//! the work `plan`, building dispatches `encode`, the weights `weights`, the
+//! per-shape cache `cache`.
+
+use std::sync::Arc;
+
+use ndarray::{Array4, ArrayView1, ArrayView4};
+
+use crate::conv::cache::{HostBuffers, Prepared, ShapeCache};
+use crate::conv::choice::{self, DeviceCaps, LayerFacts};
+use crate::conv::encode;
+use crate::conv::kernels::{self, KernelKind, PipelineKey};
+use crate::conv::plan::Plan;
+use crate::conv::weights::LayerWeights;
+use crate::runtime::context::GpuContext;
+use crate::runtime::limits::check_buffer;
+use crate::runtime::tensor::{shaped, GpuTensor};
+use crate::semantics::algorithm::Algorithm;
+use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::geometry::{shape4, LayerShape};
+use crate::semantics::params::Conv2dParams;
+
+/// A Conv2D layer on the GPU: weights, bias and pipeline are uploaded and built
+/// once by [`GpuConv2d::new`]; a forward pass only moves the input and output.
+///
+/// # Example
+/// ```
+/// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+/// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
+/// use ndarray::{Array1, Array4};
+/// let ctx = GpuContext::new()?;
+/// let weights = Array4::<f32>::ones((3, 3, 2, 4)); // HWIO
+/// let bias = Array1::<f32>::zeros(4);
+/// let conv = GpuConv2d::new(&ctx, weights.view(), Some(bias.view()), Conv2dParams::default())?;
+/// let y = conv.forward(Array4::<f32>::ones((1, 8, 8, 2)).view())?; // NHWC
+/// assert_eq!(y.shape(), &[1, 6, 6, 4]);
+/// assert_eq!(y[[0, 0, 0, 0]], 18.0);
+/// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+/// ```
+pub struct GpuConv2d {
+    ctx: GpuContext,
+    layer: LayerShape,
+    has_bias: bool,
+    weights: LayerWeights,
+    /// Set by [`GpuConv2d::with_algorithm`]; otherwise chosen per input shape.
+    forced: Option<Algorithm>,
+    /// Plans, uniform blocks and host buffers of the last few input shapes.
+    cache: ShapeCache,
+}
+
+impl GpuConv2d {
+    /// Checks the layer, uploads weights (HWIO `(kh, kw, cin / groups, cout)`) and
+    /// bias (`(cout)`, zeros when `None`), and builds (or reuses) the pipeline.
+    ///
+    /// # Errors
+    /// Any shape or parameter error that does not need the input (see
+    /// [`Conv2dError`]), weights whose single output channel exceeds a binding,
+    /// a lost device, or a wgpu error captured while uploading or compiling.
+    pub fn new(
+        ctx: &GpuContext,
+        weights: ArrayView4<f32>,
+        bias: Option<ArrayView1<f32>>,
+        params: Conv2dParams,
+    ) -> Result<Self> {
+        let layer = LayerShape::new(shape4(weights.shape()), bias.map(|b| b.len()), params)?;
+        ctx.check_alive()?;
+        // The baseline kernel serves every layer: compile it now so that a
+        // layer that constructs is a layer that runs.
+        kernels::pipeline(
+            ctx,
+            PipelineKey {
+                kind: KernelKind::Direct,
+                activation: params.activation.shader_code(),
+                check_bounds: true,
+            },
+        )?;
+        let uploaded = LayerWeights::upload(ctx, &layer, weights, bias)?;
+        Ok(GpuConv2d {
+            ctx: ctx.clone(),
+            layer,
+            has_bias: bias.is_some(),
+            weights: uploaded,
+            forced: None,
+            cache: ShapeCache::default(),
+        })
+    }
+
+    /// Runs the convolution on an NHWC input `(n, h, w, cin)` and returns the NHWC
+    /// output `(n, ho, wo, cout)`. Any view works, contiguous or not. One submit:
+    /// upload, dispatch and the copy back.
+    ///
+    /// # Errors
+    /// A shape error against the layer, a tensor beyond `max_buffer_size` or a
+    /// piece that cannot be split small enough, a lost device, a wgpu error
+    /// captured during the dispatch, or a failed readback.
+    pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+        let shape = shape4(x.shape());
+        let prepared = self.prepared(shape)?;
+        // Another thread is using this shape's buffers: use fresh ones.
+        let Ok(mut host) = prepared.host.try_lock() else {
+            let staging = self.submit_forward(x, &prepared)?;
+            return Ok(shaped(
+                prepared.plan.output_shape,
+                self.ctx.read_back(&staging)?,
+            ));
+        };
+        if host.is_none() {
+            *host = Some(self.host_buffers(&prepared)?);
+        }
+        let buffers = host.as_ref().expect("just filled");
+        let x = x.as_standard_layout();
+        let input_data = x.as_slice().expect("standard layout is contiguous");
+        let device = self.ctx.device();
+        let result = self
+            .ctx
+            .capture("running a conv2d", || {
+                let queue = self.ctx.queue();
+                queue.write_buffer(&buffers.input, 0, bytemuck::cast_slice(input_data));
+                let mut encoder = device.create_command_encoder(&Default::default());
+                encode::record(&mut encoder, &prepared.plan.pipeline, &buffers.work);
+                let bytes = buffers.output_bytes;
+                encoder.copy_buffer_to_buffer(&buffers.output, 0, &buffers.staging, 0, bytes);
+                self.ctx.submit(encoder.finish());
+                Ok(())
+            })
+            .and_then(|()| self.ctx.read_back(&buffers.staging))
+            .map(|values| shaped(prepared.plan.output_shape, values));
+        if result.is_err() {
+            *host = None; // a failed call may leave them mapped or invalid
+        }
+        result
+    }
+
+    /// The async form of [`GpuConv2d::forward`]: the wait for the device happens
+    /// off the executor's thread. Runs on any executor.
+    ///
+    /// # Errors
+    /// As [`GpuConv2d::forward`].
+    pub async fn forward_async(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+        let prepared = self.prepared(shape4(x.shape()))?;
+        let staging = self.submit_forward(x, &prepared)?;
+        let values = self.ctx.read_back_async(&staging).await?;
+        Ok(shaped(prepared.plan.output_shape, values))
+    }
+
+    /// Runs the convolution on a device tensor and leaves the result on the
+    /// device: no readback, so layers chain without host round trips.
+    ///
+    /// # Errors
+    /// [`Conv2dError::ContextMismatch`] for a tensor of another context, and the
+    /// errors of [`GpuConv2d::forward`] but the readback.
+    ///
+    /// # Example
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Activation, Conv2dParams, GpuContext, GpuConv2d, Padding};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let same = Conv2dParams { padding: Padding::Same, activation: Activation::Relu, ..Default::default() };
+    /// let first = GpuConv2d::new(&ctx, Array4::from_elem((3, 3, 3, 8), 0.1).view(), None, same)?;
+    /// let second = GpuConv2d::new(&ctx, Array4::from_elem((1, 1, 8, 4), 0.5).view(), None, same)?;
+    /// let x = ctx.upload(Array4::<f32>::ones((1, 16, 16, 3)).view())?;
+    /// let y = second.forward_tensor(&first.forward_tensor(&x)?)?; // stays on the device
+    /// assert_eq!(y.shape(), [1, 16, 16, 4]);
+    /// let host = y.to_array()?; // the only readback
+    /// assert!((host[[0, 8, 8, 0]] - 10.8).abs() < 1e-5); // 8 channels x (27 x 0.1) x 0.5
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn forward_tensor(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        if !self.ctx.same_context(&x.ctx) {
+            return Err(Conv2dError::ContextMismatch {
+                shape: x.shape,
+                tensor_adapter: x.ctx.adapter_info().name.clone(),
+                layer_adapter: self.ctx.adapter_info().name.clone(),
+            });
+        }
+        let prepared = self.prepared(x.shape)?;
+        let output_shape = prepared.plan.output_shape;
+        let output_bytes = check_buffer("output", &output_shape, self.ctx.limits())?;
+        let output = self.ctx.capture("running a conv2d", || {
+            let output = self.ctx.tensor_buffer(output_bytes);
+            let mut encoder = self
+                .ctx
+                .device()
+                .create_command_encoder(&Default::default());
+            self.record(&mut encoder, &x.buffer, &output, &prepared)?;
+            self.ctx.submit(encoder.finish());
+            Ok(output)
+        })?;
+        Ok(GpuTensor::new(self.ctx.clone(), output, output_shape))
+    }
+
+    /// The algorithm a forward pass on an NHWC input of this shape runs: the one
+    /// forced with [`GpuConv2d::with_algorithm`], or the heuristic's choice.
+    ///
+    /// # Errors
+    /// The shape errors of [`GpuConv2d::forward`], or
+    /// [`Conv2dError::UnsupportedAlgorithm`] when a forced algorithm cannot run it.
+    pub fn algorithm_for(&self, input: [usize; 4]) -> Result<Algorithm> {
+        let geometry = self.layer.geometry(input)?;
+        let choice = choice::choose(self.facts(), &geometry, DeviceCaps::of(&self.ctx))?;
+        Ok(choice.algorithm)
+    }
+
+    /// The same layer, always run with `algorithm` (for tests and benchmarks).
+    ///
+    /// # Errors
+    /// [`Conv2dError::UnsupportedAlgorithm`] when the algorithm cannot run this
+    /// layer for any input. (`Gemm` also depends on the input; a forward pass on
+    /// an input it cannot run returns that error then.)
+    ///
+    /// # Example
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CI").is_none() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Algorithm, Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::ones((3, 3, 4, 8)).view(), None, Conv2dParams::default())?;
+    /// assert_eq!(conv.algorithm_for([1, 32, 32, 4])?, Algorithm::ImplicitGemm);
+    /// assert_eq!(conv.algorithm_for([1, 4, 4, 4])?, Algorithm::Direct); // too small to tile
+    /// let direct = conv.with_algorithm(Algorithm::Direct)?;
+    /// assert_eq!(direct.algorithm_for([1, 32, 32, 4])?, Algorithm::Direct);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Self> {
+        choice::check_forcible(self.facts(), algorithm)?;
+        self.forced = Some(algorithm);
+        self.cache = ShapeCache::default();
+        Ok(self)
+    }
+
+    /// The output shape `[n, ho, wo, cout]` for an NHWC input shape.
+    ///
+    /// # Errors
+    /// The same shape errors as [`GpuConv2d::forward`].
+    pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4]> {
+        Ok(self.layer.geometry(input)?.output_shape())
+    }
+
+    /// Trainable parameters, as Keras' `model.summary()` counts them:
+    /// `kh * kw * cin / groups * cout` weights plus `cout` biases when a bias was given.
+    pub fn param_count(&self) -> usize {
+        let bias = if self.has_bias {
+            self.layer.out_channels()
+        } else {
+            0
+        };
+        self.layer.weights.iter().product::<usize>() + bias
+    }
+
+    /// The layer's parameters.
+    pub fn params(&self) -> Conv2dParams {
+        self.layer.params
+    }
+
+    /// The weights' shape, HWIO.
+    pub fn weights_shape(&self) -> [usize; 4] {
+        self.layer.weights
+    }
+
+    /// The context the layer runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Forward passes this layer has planned: one per input shape while the
+    /// shape stays among the last few it saw (a repeated shape reuses its plan,
+    /// uniform blocks, buffers and bind groups).
+    pub fn plans_built(&self) -> u64 {
+        self.cache.plans_built()
+    }
+
+    fn facts(&self) -> LayerFacts<'_> {
+        LayerFacts {
+            layer: &self.layer,
+            weight_chunks: self.weights.chunks.len(),
+            forced: self.forced,
+        }
+    }
+
+    /// The prepared pass for `shape`, from the cache or planned now.
+    fn prepared(&self, shape: [usize; 4]) -> Result<Arc<Prepared>> {
+        let prepared = self.cache.get_or_prepare(shape, || {
+            let plan = Plan::new(&self.ctx, self.facts(), &self.weights.chunk_widths(), shape)?;
+            let slope = self.layer.params.activation.slope();
+            let dispatches = self.ctx.capture("preparing a conv2d", || {
+                encode::dispatches(&self.ctx, &plan, &self.weights, slope)
+            })?;
+            Ok(Prepared {
+                input_shape: shape,
+                plan,
+                dispatches,
+                host: Default::default(),
+            })
+        })?;
+        self.ctx.check_alive()?;
+        Ok(prepared)
+    }
+
+    /// Buffers and bind groups for host forwards of one shape.
+    fn host_buffers(&self, prepared: &Prepared) -> Result<HostBuffers> {
+        let limits = self.ctx.limits();
+        let input_bytes = check_buffer("input", &prepared.input_shape, limits)?;
+        let output_bytes = check_buffer("output", &prepared.plan.output_shape, limits)?;
+        self.ctx.capture("preparing a conv2d", || {
+            let input = self.ctx.new_tensor_buffer("conv2d input", input_bytes);
+            let output = self.ctx.new_tensor_buffer("conv2d output", output_bytes);
+            let staging = self.ctx.staging_buffer(output_bytes);
+            let work = encode::bind(
+                &self.ctx,
+                &self.weights,
+                &input,
+                &output,
+                &prepared.dispatches,
+            )?;
+            Ok(HostBuffers {
+                input,
+                output,
+                staging,
+                output_bytes,
+                work,
+            })
+        })
+    }
+
+    /// Uploads `x` into fresh buffers, records the dispatches and the copy to
+    /// a staging buffer, submits once, and returns the staging buffer.
+    fn submit_forward(&self, x: ArrayView4<f32>, prepared: &Prepared) -> Result<wgpu::Buffer> {
+        let limits = self.ctx.limits();
+        check_buffer("input", &prepared.input_shape, limits)?;
+        let output_bytes = check_buffer("output", &prepared.plan.output_shape, limits)?;
+        let x = x.as_standard_layout();
+        let input_data = x.as_slice().expect("standard layout is contiguous");
+        self.ctx.capture("running a conv2d", || {
+            let input = self.ctx.tensor_buffer_init("conv2d input", input_data)?;
+            let output = self.ctx.new_tensor_buffer("conv2d output", output_bytes);
+            let staging = self.ctx.staging_buffer(output_bytes);
+            let mut encoder = self
+                .ctx
+                .device()
+                .create_command_encoder(&Default::default());
+            self.record(&mut encoder, &input, &output, prepared)?;
+            encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, output_bytes);
+            self.ctx.submit(encoder.finish());
+            Ok(staging)
+        })
+    }
+
+    /// Binds `input` and `output` and records the pass into `encoder`.
+    fn record(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        prepared: &Prepared,
+    ) -> Result<()> {
+        let work = encode::bind(
+            &self.ctx,
+            &self.weights,
+            input,
+            output,
+            &prepared.dispatches,
+        )?;
+        encode::record(encoder, &prepared.plan.pipeline, &work);
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for GpuConv2d {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuConv2d")
+            .field("weights_shape", &self.layer.weights)
+            .field("params", &self.layer.params)
+            .field("has_bias", &self.has_bias)
+            .field("forced", &self.forced)
+            .field("cached_shapes", &self.cache.shapes())
+            .field("adapter", &self.ctx.adapter_info().name)
+            .finish()
+    }
+}

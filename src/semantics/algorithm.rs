@@ -1,0 +1,41 @@
+//! The names of the kernel families a forward pass can run. What each one
+//! supports, and which one runs, is decided on the GPU side (`conv::choice`).
+
+/// The kernel family a forward pass runs. [`GpuConv2d`](crate::GpuConv2d)
+/// picks one per input shape (see [`GpuConv2d::algorithm_for`](crate::GpuConv2d::algorithm_for));
+/// [`GpuConv2d::with_algorithm`](crate::GpuConv2d::with_algorithm) forces one.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// One invocation per output element. Handles every layer; the baseline.
+    Direct,
+    /// Implicit GEMM with register tiles (8 pixels x 16 channels per
+    /// invocation, vec4 loads along channels, weights shared across a
+    /// workgroup). Grouped layers run one GEMM per group; needs
+    /// `cout / groups` to be a multiple of 4.
+    ImplicitGemm,
+    /// A plain GEMM, for 1x1 kernels with stride 1 and no padding, and for
+    /// kernels that cover the whole unpadded input (one output pixel). Runs the
+    /// implicit-GEMM kernel on the convolution seen as a matrix product.
+    Gemm,
+    /// Depthwise (`groups == cin == cout`, `cin % 4 == 0`): 8 pixels x 4
+    /// channels per invocation, input rows reused from registers.
+    Depthwise,
+    /// Implicit GEMM tiled through workgroup memory (64 x 64 outputs per
+    /// workgroup, 8 x 8 per invocation), the design that wins on GPUs; chosen
+    /// on discrete and integrated GPUs. Needs `groups == 1`. It multiplies the
+    /// padding as zeros, as TensorFlow does: an infinite or NaN weight meeting
+    /// the padding gives NaN where the CPU reference skips the tap.
+    TiledGemm,
+}
+
+impl Algorithm {
+    /// Every algorithm, for benchmarks and tests that try them all.
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Direct,
+        Algorithm::ImplicitGemm,
+        Algorithm::Gemm,
+        Algorithm::Depthwise,
+        Algorithm::TiledGemm,
+    ];
+}
