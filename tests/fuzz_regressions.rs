@@ -36,7 +36,8 @@ fn cpu_fast_one_by_one_with_bottom_or_right_padding() {
         let x = random4(input, 1);
         let w = random4([1, 1, 1, 5], 2);
         let b = random1(5, 3);
-        let (y, path) = conv2d_cpu_fast_path(x.view(), w.view(), Some(b.view()), params, 0).unwrap();
+        let (y, path) =
+            conv2d_cpu_fast_path(x.view(), w.view(), Some(b.view()), params, 0).unwrap();
         assert_eq!(path, CpuPath::Gemm);
         assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), params, "fast path");
     }

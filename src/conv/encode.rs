@@ -5,8 +5,9 @@
 use std::num::NonZeroU64;
 use std::ops::Range;
 
-use crate::conv::kernels::{self, KernelParams};
+use crate::conv::pipelines;
 use crate::conv::plan::Plan;
+use crate::conv::uniform::KernelParams;
 use crate::conv::weights::{LayerWeights, WeightChunk};
 use crate::runtime::context::GpuContext;
 use crate::runtime::limits::FoldedGrid;
@@ -171,7 +172,7 @@ pub(crate) fn bind(
     output: &wgpu::Buffer,
     dispatches: &[Dispatch],
 ) -> Result<Vec<BoundDispatch>> {
-    let layout = kernels::bind_group_layout(ctx)?;
+    let layout = pipelines::bind_group_layout(ctx)?;
     let alignment = u64::from(ctx.limits().min_storage_buffer_offset_alignment).max(4);
     Ok(dispatches
         .iter()

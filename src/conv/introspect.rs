@@ -2,7 +2,8 @@
 //! `tests/shaders.rs` validates exactly that: every kernel's source and every
 //! specialisation of its override constants, and the uniform block's layout.
 
-use crate::conv::kernels::{self, KernelKind};
+use crate::conv::kernels::KernelKind;
+use crate::conv::uniform;
 
 /// One specialisation of one kernel.
 #[derive(Clone, Debug)]
@@ -42,5 +43,5 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
 
 /// The Rust uniform block's size and field offsets, to compare with WGSL's `Params`.
 pub fn kernel_params_layout() -> (usize, Vec<(&'static str, usize)>) {
-    kernels::kernel_params_layout()
+    uniform::kernel_params_layout()
 }

@@ -10,7 +10,8 @@ use ndarray::{Array4, ArrayView1, ArrayView4};
 use crate::conv::cache::{HostBuffers, Prepared, ShapeCache};
 use crate::conv::choice::{self, DeviceCaps, LayerFacts};
 use crate::conv::encode;
-use crate::conv::kernels::{self, KernelKind, PipelineKey};
+use crate::conv::kernels::KernelKind;
+use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
 use crate::conv::weights::LayerWeights;
 use crate::runtime::context::GpuContext;
@@ -67,7 +68,7 @@ impl GpuConv2d {
         ctx.check_alive()?;
         // The baseline kernel serves every layer: compile it now so that a
         // layer that constructs is a layer that runs.
-        kernels::pipeline(
+        pipelines::pipeline(
             ctx,
             PipelineKey {
                 kind: KernelKind::Direct,

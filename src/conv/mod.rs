@@ -11,5 +11,7 @@ pub(crate) mod kernels;
 pub(crate) mod layer;
 #[cfg(feature = "npy")]
 pub(crate) mod npy;
+pub(crate) mod pipelines;
 pub(crate) mod plan;
+pub(crate) mod uniform;
 pub(crate) mod weights;

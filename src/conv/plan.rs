@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::conv::choice::{self, Choice, DeviceCaps, LayerFacts};
-use crate::conv::kernels::{self, PipelineKey};
+use crate::conv::pipelines::{self, PipelineKey};
 use crate::runtime::context::GpuContext;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::ConvGeometry;
@@ -47,7 +47,7 @@ impl Plan {
         );
         let widest = chunk_widths.iter().copied().max().unwrap_or(1);
         let pieces = pieces(&choice.geometry, widest, &budget)?;
-        let pipeline = kernels::pipeline(
+        let pipeline = pipelines::pipeline(
             ctx,
             PipelineKey {
                 kind: kernel,

@@ -2,6 +2,7 @@
 //! scopes, readback and limit checks. It knows nothing of convolution: the
 //! `conv` layer keeps its kernels in a context's extension slots.
 
+pub(crate) mod adapter;
 pub(crate) mod buffers;
 pub(crate) mod context;
 pub(crate) mod limits;
