@@ -41,6 +41,7 @@ mod trace;
 pub use conv::layer::GpuConv2d;
 #[cfg(feature = "npy")]
 pub use conv::npy::{npy_weights_from_bytes, read_npy_bias, read_npy_weights};
+pub use conv::sequential::GpuSequential;
 pub use cpu::fast::{conv2d_cpu_fast, conv2d_cpu_fast_path, CpuPath};
 pub use cpu::reference::conv2d_cpu;
 pub use runtime::context::{ContextStats, GpuContext};

@@ -337,3 +337,41 @@ fn twenty_thousand_forwards_leave_rss_flat() {
         "forward_tensor: RSS grew {resident} bytes over {RSS_CALLS} calls"
     );
 }
+
+#[test]
+fn a_buffer_handed_out_is_never_recycled_for_another_output() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = GpuContext::new().unwrap(); // its own spare buffers
+    let w = random4([1, 1, 4, 4], 1);
+    let conv = GpuConv2d::new(&ctx, w.view(), None, Conv2dParams::default()).unwrap();
+    let (a, b) = (random4([1, 6, 6, 4], 2), random4([1, 6, 6, 4], 3));
+    let input_a = ctx.upload(a.view()).unwrap();
+    let first = conv.forward_tensor(&input_a).unwrap();
+    let expected = first.to_array().unwrap();
+    let kept = first.buffer().clone(); // the application keeps the buffer
+    drop(first);
+    // The next outputs of the same size must not land in the kept buffer.
+    let input_b = ctx.upload(b.view()).unwrap();
+    let later: Vec<_> = (0..3)
+        .map(|_| conv.forward_tensor(&input_b).unwrap())
+        .collect();
+    assert!(later.iter().all(|t| t.buffer() != &kept));
+    // Read the kept buffer as an application would.
+    let staging = ctx
+        .device()
+        .create_buffer(&conv2d_wgpu::wgpu::BufferDescriptor {
+            label: None,
+            size: kept.size(),
+            usage: conv2d_wgpu::wgpu::BufferUsages::MAP_READ
+                | conv2d_wgpu::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(&kept, 0, &staging, 0, kept.size());
+    ctx.queue().submit([encoder.finish()]);
+    staging.map_async(conv2d_wgpu::wgpu::MapMode::Read, .., |r| r.unwrap());
+    ctx.wait().unwrap();
+    let bytes = staging.get_mapped_range(..).unwrap().to_vec();
+    let values: Vec<f32> = bytemuck::cast_slice(&bytes).to_vec();
+    assert_eq!(values, expected.iter().copied().collect::<Vec<_>>());
+}

@@ -18,7 +18,7 @@ fn keras_out(
     dilation: usize,
     pad: Option<(usize, usize)>,
 ) -> Option<usize> {
-    let extent = (k - 1).checked_mul(dilation)? + 1;
+    let extent = (k - 1).checked_mul(dilation)?.checked_add(1)?;
     match pad {
         None => Some(input.div_ceil(stride)), // SAME
         Some((a, b)) => {

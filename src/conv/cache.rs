@@ -21,6 +21,48 @@ pub(crate) struct Prepared {
     pub dispatches: Vec<Dispatch>,
     /// The host form's buffers and bind groups, made on its first call.
     pub host: Mutex<Option<HostBuffers>>,
+    /// Bind groups over device tensors' buffers, most recent first.
+    pub bound: Mutex<VecDeque<BoundPair>>,
+}
+
+/// Bind groups of one (input, output) buffer pair.
+pub(crate) struct BoundPair {
+    input: wgpu::Buffer,
+    output: wgpu::Buffer,
+    work: Arc<Vec<BoundDispatch>>,
+}
+
+/// Buffer pairs each prepared shape keeps bound (a stack's ping-pong pair, an
+/// application's own buffers), so repeated calls on them create nothing.
+pub(crate) const PAIRS_PER_SHAPE: usize = 4;
+
+impl Prepared {
+    /// The bind groups over `input` and `output`, made by `bind` when new.
+    pub fn bound(
+        &self,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        bind: impl FnOnce() -> Result<Vec<BoundDispatch>>,
+    ) -> Result<Arc<Vec<BoundDispatch>>> {
+        let mut pairs = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = pairs
+            .iter()
+            .position(|p| &p.input == input && &p.output == output)
+        {
+            let hit = pairs.remove(i).expect("the position is in range");
+            let work = hit.work.clone();
+            pairs.push_front(hit);
+            return Ok(work);
+        }
+        let work = Arc::new(bind()?);
+        pairs.push_front(BoundPair {
+            input: input.clone(),
+            output: output.clone(),
+            work: work.clone(),
+        });
+        pairs.truncate(PAIRS_PER_SHAPE);
+        Ok(work)
+    }
 }
 
 /// Buffers and bind groups of the host-to-host forward pass for one shape: a

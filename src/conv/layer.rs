@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array4, ArrayView1, ArrayView4};
+use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut4, AsArray, Ix4};
 
 use crate::conv::cache::{HostBuffers, Prepared, ShapeCache};
 use crate::conv::choice::{self, DeviceCaps, LayerFacts};
@@ -95,19 +95,76 @@ impl GpuConv2d {
     /// A shape error against the layer, a tensor beyond `max_buffer_size` or a
     /// piece that cannot be split small enough, a lost device, a wgpu error
     /// captured during the dispatch, or a failed readback.
-    pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+    pub fn forward<'a, V: AsArray<'a, f32, Ix4>>(&self, x: V) -> Result<Array4<f32>> {
+        let x: ArrayView4<f32> = x.into();
         let shape = shape4(x.shape());
         let prepared = self.prepared(shape)?;
-        // Another thread is using this shape's buffers: use fresh ones.
+        let output_shape = prepared.plan.output_shape;
+        self.run_host(x, &prepared, |values| shaped(output_shape, values.to_vec()))
+    }
+
+    /// [`GpuConv2d::forward`] into an output array the caller owns: repeated
+    /// calls on one input shape allocate nothing, on the host or the device
+    /// (the layer keeps the shape's buffers and bind groups). Any views work.
+    ///
+    /// # Errors
+    /// [`Conv2dError::OutputShape`] naming both shapes when `output` is not the
+    /// layer's output for this input, and the errors of [`GpuConv2d::forward`].
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::ones((3, 3, 2, 4)).view(), None, Conv2dParams::default())?;
+    /// let x = Array4::<f32>::ones((1, 8, 8, 2));
+    /// let mut y = Array4::<f32>::zeros((1, 6, 6, 4));
+    /// for _ in 0..3 {
+    ///     conv.forward_into(&x, y.view_mut())?;
+    /// }
+    /// assert_eq!(y[[0, 0, 0, 0]], 18.0);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn forward_into<'a, V: AsArray<'a, f32, Ix4>>(
+        &self,
+        input: V,
+        mut output: ArrayViewMut4<f32>,
+    ) -> Result<()> {
+        let x: ArrayView4<f32> = input.into();
+        let shape = shape4(x.shape());
+        let prepared = self.prepared(shape)?;
+        let expected = prepared.plan.output_shape;
+        let got = shape4(output.shape());
+        if got != expected {
+            return Err(Conv2dError::OutputShape {
+                input: shape,
+                expected,
+                got,
+            });
+        }
+        self.run_host(x, &prepared, |values| {
+            output
+                .iter_mut()
+                .zip(values)
+                .for_each(|(out, &value)| *out = value);
+        })
+    }
+
+    /// One host-to-host pass: write the input, dispatch, copy back, read the
+    /// result with `use_values`. Uses the shape's cached buffers, or fresh
+    /// ones while another thread holds them.
+    fn run_host<T>(
+        &self,
+        x: ArrayView4<f32>,
+        prepared: &Prepared,
+        use_values: impl FnOnce(&[f32]) -> T,
+    ) -> Result<T> {
         let Ok(mut host) = prepared.host.try_lock() else {
-            let staging = self.submit_forward(x, &prepared)?;
-            return Ok(shaped(
-                prepared.plan.output_shape,
-                self.ctx.read_back(&staging)?,
-            ));
+            let staging = self.submit_forward(x, prepared)?;
+            return self.ctx.read_back_with(&staging, use_values);
         };
         if host.is_none() {
-            *host = Some(self.host_buffers(&prepared)?);
+            *host = Some(self.host_buffers(prepared)?);
         }
         let buffers = host.as_ref().expect("just filled");
         let x = x.as_standard_layout();
@@ -125,8 +182,7 @@ impl GpuConv2d {
                 self.ctx.submit(encoder.finish());
                 Ok(())
             })
-            .and_then(|()| self.ctx.read_back(&buffers.staging))
-            .map(|values| shaped(prepared.plan.output_shape, values));
+            .and_then(|()| self.ctx.read_back_with(&buffers.staging, use_values));
         if result.is_err() {
             *host = None; // a failed call may leave them mapped or invalid
         }
@@ -138,7 +194,8 @@ impl GpuConv2d {
     ///
     /// # Errors
     /// As [`GpuConv2d::forward`].
-    pub async fn forward_async(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+    pub async fn forward_async<'a, V: AsArray<'a, f32, Ix4>>(&self, x: V) -> Result<Array4<f32>> {
+        let x: ArrayView4<f32> = x.into();
         let prepared = self.prepared(shape4(x.shape()))?;
         let staging = self.submit_forward(x, &prepared)?;
         let values = self.ctx.read_back_async(&staging).await?;
@@ -169,13 +226,7 @@ impl GpuConv2d {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn forward_tensor(&self, x: &GpuTensor) -> Result<GpuTensor> {
-        if !self.ctx.same_context(&x.ctx) {
-            return Err(Conv2dError::ContextMismatch {
-                shape: x.shape,
-                tensor_adapter: x.ctx.adapter_info().name.clone(),
-                layer_adapter: self.ctx.adapter_info().name.clone(),
-            });
-        }
+        self.check_context(x)?;
         let prepared = self.prepared(x.shape)?;
         let output_shape = prepared.plan.output_shape;
         let output_bytes = check_buffer("output", &output_shape, self.ctx.limits())?;
@@ -185,11 +236,131 @@ impl GpuConv2d {
                 .ctx
                 .device()
                 .create_command_encoder(&Default::default());
-            self.record(&mut encoder, &x.buffer, &output, &prepared)?;
+            // Recycled output buffers repeat: their bind groups are cached.
+            let work = prepared.bound(&x.buffer, &output, || {
+                encode::bind(
+                    &self.ctx,
+                    &self.weights,
+                    &x.buffer,
+                    &output,
+                    &prepared.dispatches,
+                )
+            })?;
+            encode::record(&mut encoder, &prepared.plan.pipeline, &work);
             self.ctx.submit(encoder.finish());
             Ok(output)
         })?;
         Ok(GpuTensor::new(self.ctx.clone(), output, output_shape))
+    }
+
+    /// [`GpuConv2d::forward_tensor`] into an output tensor the caller made
+    /// (with [`GpuContext::zeros`], or over its own buffer with
+    /// [`GpuTensor::from_buffer`]): one submit; repeated calls on the same
+    /// tensors create no buffers or bind groups.
+    ///
+    /// # Errors
+    /// As [`GpuConv2d::encode`], and a wgpu error captured while submitting.
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::ones((1, 1, 2, 3)).view(), None, Conv2dParams::default())?;
+    /// let x = ctx.upload(&Array4::<f32>::ones((1, 4, 4, 2)))?;
+    /// let y = ctx.zeros(conv.output_shape(x.shape())?)?;
+    /// conv.forward_tensor_into(&x, &y)?;
+    /// assert_eq!(y.to_array()?[[0, 3, 3, 2]], 2.0);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn forward_tensor_into(&self, input: &GpuTensor, output: &GpuTensor) -> Result<()> {
+        self.ctx.capture("running a conv2d", || {
+            let mut encoder = self
+                .ctx
+                .device()
+                .create_command_encoder(&Default::default());
+            self.encode(&mut encoder, input, output)?;
+            self.ctx.submit(encoder.finish());
+            Ok(())
+        })
+    }
+
+    /// Records the layer's dispatches (split pieces included) into the
+    /// caller's encoder, reading `input` and writing `output`; the caller
+    /// submits. Everything is checked before anything is recorded.
+    ///
+    /// Until the submitted work completes, keep the layer, `input` and
+    /// `output` alive (the recorded commands use their buffers; the layer owns
+    /// the weights and uniform blocks). The dispatches go into a compute pass
+    /// of their own, so the caller's passes before and after are ordered
+    /// around them by wgpu.
+    ///
+    /// # Errors
+    /// [`Conv2dError::ContextMismatch`] for a tensor of another context,
+    /// [`Conv2dError::AliasedTensors`] when `input` and `output` share a buffer
+    /// (the kernels would race), [`Conv2dError::OutputShape`] naming both
+    /// shapes, and the shape errors of [`GpuConv2d::forward`].
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::ones((3, 3, 1, 1)).view(), None, Conv2dParams::default())?;
+    /// let x = ctx.upload(&Array4::<f32>::ones((1, 5, 5, 1)))?;
+    /// let y = ctx.zeros([1, 3, 3, 1])?;
+    /// let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    /// // ... the application's own passes ...
+    /// conv.encode(&mut encoder, &x, &y)?;
+    /// // ... more of its passes, reading y ...
+    /// ctx.queue().submit([encoder.finish()]);
+    /// assert_eq!(y.to_array()?[[0, 1, 1, 0]], 9.0);
+    /// assert!(conv.encode(&mut ctx.device().create_command_encoder(&Default::default()), &x, &x).is_err());
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &GpuTensor,
+        output: &GpuTensor,
+    ) -> Result<()> {
+        self.check_context(input)?;
+        self.check_context(output)?;
+        if input.buffer == output.buffer {
+            return Err(Conv2dError::AliasedTensors { shape: input.shape });
+        }
+        let prepared = self.prepared(input.shape)?;
+        let expected = prepared.plan.output_shape;
+        if output.shape != expected {
+            return Err(Conv2dError::OutputShape {
+                input: input.shape,
+                expected,
+                got: output.shape,
+            });
+        }
+        let work = prepared.bound(&input.buffer, &output.buffer, || {
+            encode::bind(
+                &self.ctx,
+                &self.weights,
+                &input.buffer,
+                &output.buffer,
+                &prepared.dispatches,
+            )
+        })?;
+        encode::record(encoder, &prepared.plan.pipeline, &work);
+        Ok(())
+    }
+
+    /// `Err(ContextMismatch)` for a tensor of another context.
+    fn check_context(&self, x: &GpuTensor) -> Result<()> {
+        if self.ctx.same_context(&x.ctx) {
+            return Ok(());
+        }
+        Err(Conv2dError::ContextMismatch {
+            shape: x.shape,
+            tensor_adapter: x.ctx.adapter_info().name.clone(),
+            layer_adapter: self.ctx.adapter_info().name.clone(),
+        })
     }
 
     /// The algorithm a forward pass on an NHWC input of this shape runs: the one
@@ -293,6 +464,7 @@ impl GpuConv2d {
                 plan,
                 dispatches,
                 host: Default::default(),
+                bound: Default::default(),
             })
         })?;
         self.ctx.check_alive()?;

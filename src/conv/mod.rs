@@ -13,5 +13,6 @@ pub(crate) mod layer;
 pub(crate) mod npy;
 pub(crate) mod pipelines;
 pub(crate) mod plan;
+pub(crate) mod sequential;
 pub(crate) mod uniform;
 pub(crate) mod weights;

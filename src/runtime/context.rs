@@ -262,6 +262,20 @@ impl GpuContext {
         readback::read_f32(&self.inner.device, staging)
     }
 
+    /// Waits for `staging` (blocking) and hands its f32s to `use_values`.
+    pub(crate) fn read_back_with<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        use_values: impl FnOnce(&[f32]) -> T,
+    ) -> Result<T> {
+        crate::trace::span!("conv2d.readback", bytes = staging.size());
+        self.inner
+            .counters
+            .readbacks
+            .fetch_add(1, Ordering::Relaxed);
+        readback::read_with(&self.inner.device, staging, use_values)
+    }
+
     /// Waits for `staging` off the executor's thread and returns its f32s.
     pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
         #[cfg(feature = "tracing")]

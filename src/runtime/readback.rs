@@ -6,6 +6,16 @@ use crate::semantics::error::{Conv2dError, Result};
 /// Maps `staging` (a `MAP_READ` buffer of f32s whose copy was already
 /// submitted), waits for the device on this thread, and returns its contents.
 pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    read_with(device, staging, <[f32]>::to_vec)
+}
+
+/// [`read_f32`] handing the mapped values to `use_values` instead of copying
+/// them into a new vector.
+pub(crate) fn read_with<T>(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+    use_values: impl FnOnce(&[f32]) -> T,
+) -> Result<T> {
     let (sender, receiver) = std::sync::mpsc::channel();
     scope::capture(device, "mapping the result buffer", || {
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
@@ -19,7 +29,7 @@ pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<
         .recv()
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
         .map_err(map_error)?;
-    copy_out(staging)
+    with_mapped(staging, use_values)
 }
 
 /// The async form of [`read_f32`]: a helper thread waits for the device while
@@ -48,14 +58,18 @@ pub(crate) async fn read_f32_async(
 }
 
 fn copy_out(staging: &wgpu::Buffer) -> Result<Vec<f32>> {
-    let values = {
+    with_mapped(staging, <[f32]>::to_vec)
+}
+
+fn with_mapped<T>(staging: &wgpu::Buffer, use_values: impl FnOnce(&[f32]) -> T) -> Result<T> {
+    let value = {
         let view = staging
             .get_mapped_range(..)
             .map_err(|e| Conv2dError::Readback(format!("reading the mapped range: {e}")))?;
-        bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        use_values(bytemuck::cast_slice::<u8, f32>(&view))
     };
     staging.unmap();
-    Ok(values)
+    Ok(value)
 }
 
 fn poll_error(e: wgpu::PollError) -> Conv2dError {

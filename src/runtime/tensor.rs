@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayView4, AsArray, Ix4};
 
 use crate::runtime::context::GpuContext;
 use crate::runtime::limits::check_buffer;
@@ -40,7 +40,8 @@ impl GpuContext {
     /// # Errors
     /// A zero-sized dimension, a tensor beyond `max_buffer_size`, a lost device,
     /// or a wgpu error captured while uploading.
-    pub fn upload(&self, x: ArrayView4<f32>) -> Result<GpuTensor> {
+    pub fn upload<'a, V: AsArray<'a, f32, Ix4>>(&self, x: V) -> Result<GpuTensor> {
+        let x: ArrayView4<f32> = x.into();
         let shape = shape4(x.shape());
         if shape.contains(&0) {
             return Err(Conv2dError::ZeroSizedDimension {
@@ -59,7 +60,102 @@ impl GpuContext {
     }
 }
 
+impl GpuContext {
+    /// A device tensor of zeros, for example to preallocate the outputs of
+    /// [`GpuConv2d::forward_tensor_into`](crate::GpuConv2d::forward_tensor_into).
+    ///
+    /// # Errors
+    /// A zero-sized dimension, a tensor beyond `max_buffer_size`, a lost device,
+    /// or a wgpu error.
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// let ctx = conv2d_wgpu::GpuContext::new()?;
+    /// let t = ctx.zeros([1, 2, 3, 4])?;
+    /// assert_eq!(t.to_array()?, ndarray::Array4::<f32>::zeros((1, 2, 3, 4)));
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn zeros(&self, shape: [usize; 4]) -> Result<GpuTensor> {
+        if shape.contains(&0) {
+            return Err(Conv2dError::ZeroSizedDimension {
+                tensor: "tensor",
+                shape: shape.to_vec(),
+            });
+        }
+        self.check_alive()?;
+        let bytes = check_buffer("tensor", &shape, self.limits())?;
+        // wgpu zero-initialises new buffers.
+        let buffer = self.capture("allocating a tensor", || {
+            Ok(self.new_tensor_buffer("conv2d tensor", bytes))
+        })?;
+        Ok(GpuTensor::new(self.clone(), buffer, shape))
+    }
+}
+
 impl GpuTensor {
+    /// A tensor over a buffer the application made (row-major NHWC f32 from
+    /// offset 0). The buffer needs `STORAGE | COPY_SRC | COPY_DST` and at least
+    /// `4 * n * h * w * c` bytes; the tensor owns it from here on (it is never
+    /// recycled for another tensor, even after the tensor drops).
+    ///
+    /// # Errors
+    /// [`Conv2dError::BufferUsage`] naming the missing usages,
+    /// [`Conv2dError::BufferSize`] for a buffer too small, a zero-sized or
+    /// too-large shape, a lost device.
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{wgpu, GpuContext, GpuTensor};
+    /// let ctx = GpuContext::new()?;
+    /// let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: Some("my activations"),
+    ///     size: 4 * 2 * 2 * 3,
+    ///     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+    ///     mapped_at_creation: false,
+    /// });
+    /// let t = GpuTensor::from_buffer(&ctx, buffer, [1, 2, 2, 3])?;
+    /// assert_eq!(t.shape(), [1, 2, 2, 3]);
+    /// let back: wgpu::Buffer = t.into_buffer();
+    /// assert_eq!(back.size(), 48);
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn from_buffer(ctx: &GpuContext, buffer: wgpu::Buffer, shape: [usize; 4]) -> Result<Self> {
+        if shape.contains(&0) {
+            return Err(Conv2dError::ZeroSizedDimension {
+                tensor: "tensor",
+                shape: shape.to_vec(),
+            });
+        }
+        ctx.check_alive()?;
+        let needed = check_buffer("tensor", &shape, ctx.limits())?;
+        let usage = buffer.usage();
+        let missing = crate::runtime::buffers::TENSOR_USAGE.difference(usage);
+        if !missing.is_empty() {
+            return Err(Conv2dError::BufferUsage {
+                shape,
+                missing: format!("{missing:?}"),
+                has: format!("{usage:?}"),
+            });
+        }
+        if buffer.size() < needed {
+            return Err(Conv2dError::BufferSize {
+                shape,
+                needed,
+                size: buffer.size(),
+            });
+        }
+        let tensor = GpuTensor::new(ctx.clone(), buffer, shape);
+        tensor.handed_out.store(true, Ordering::Relaxed); // the caller made it
+        Ok(tensor)
+    }
+
+    /// The tensor's buffer, for the application to keep: it is never recycled
+    /// for another tensor afterwards.
+    pub fn into_buffer(self) -> wgpu::Buffer {
+        self.handed_out.store(true, Ordering::Relaxed);
+        self.buffer.clone()
+    }
+
     /// A tensor over `buffer`, which holds `shape`'s f32s.
     pub(crate) fn new(ctx: GpuContext, buffer: wgpu::Buffer, shape: [usize; 4]) -> Self {
         GpuTensor {

@@ -214,6 +214,56 @@ pub enum Conv2dError {
         layer_adapter: String,
     },
 
+    /// A buffer handed to [`GpuTensor::from_buffer`](crate::GpuTensor::from_buffer)
+    /// lacks usages a tensor needs.
+    #[error(
+        "conv2d: a buffer for tensor {shape:?} needs usage {missing} (it has {has}); \
+         create it with STORAGE | COPY_SRC | COPY_DST"
+    )]
+    BufferUsage {
+        /// The tensor's shape.
+        shape: [usize; 4],
+        /// The usages it lacks, as wgpu prints them.
+        missing: String,
+        /// The usages it has.
+        has: String,
+    },
+
+    /// A buffer too small for the tensor it should hold, or not 4-byte aligned.
+    #[error("conv2d: tensor {shape:?} needs {needed} bytes but the buffer has {size}")]
+    BufferSize {
+        /// The tensor's shape.
+        shape: [usize; 4],
+        /// Bytes the tensor needs.
+        needed: u64,
+        /// Bytes the buffer has.
+        size: u64,
+    },
+
+    /// An output tensor whose shape is not the layer's output for this input.
+    #[error(
+        "conv2d: output tensor is {got:?} but the layer makes {expected:?} from input {input:?}"
+    )]
+    OutputShape {
+        /// The input's shape.
+        input: [usize; 4],
+        /// The output shape the layer computes.
+        expected: [usize; 4],
+        /// The output tensor's shape.
+        got: [usize; 4],
+    },
+
+    /// A [`GpuSequential`](crate::GpuSequential) needs at least one layer.
+    #[error("conv2d: a GpuSequential needs at least one layer")]
+    EmptySequential,
+
+    /// The same buffer given as input and output (the kernels would race).
+    #[error("conv2d: input and output are the same buffer (tensor {shape:?}); use two tensors")]
+    AliasedTensors {
+        /// The tensor's shape.
+        shape: [usize; 4],
+    },
+
     /// A forced [`Algorithm`](crate::Algorithm) cannot run this layer or input.
     #[error(
         "conv2d: algorithm {algorithm:?} cannot run weights HWIO {weights_shape:?} with groups \
