@@ -12,7 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use conv2d_wgpu::{conv2d_cpu, conv2d_cpu_fast, Algorithm, GpuContext, GpuConv2d};
+use conv2d_wgpu::{
+    conv2d_cpu, conv2d_cpu_fast, Activation, Algorithm, Conv2dParams, GpuContext, GpuConv2d,
+    GpuSequential, Padding,
+};
 use ndarray::Array1;
 
 #[path = "../benches/common/shapes.rs"]
@@ -277,12 +280,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             call / bare
         );
     }
+    stack_vs_separate(&ctx, budget)?;
     let sweep: Vec<&Row> = rows
         .iter()
         .filter(|r| r.id.starts_with('k') || ["B7", "B8", "B9", "B10"].contains(&r.id.as_str()))
         .collect();
     plot(&svg, &adapter, &sweep)?;
     eprintln!("plot written to {svg}");
+    Ok(())
+}
+
+/// A small network (3x3 3 -> 16, depthwise 3x3, 1x1 16 -> 8 on 1x64x64x3),
+/// device-resident, per call to completion: as one `GpuSequential` submit into
+/// a preallocated output, and as three `forward_tensor` calls.
+fn stack_vs_separate(ctx: &GpuContext, budget: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let same = |groups, activation| Conv2dParams {
+        padding: Padding::Same,
+        groups,
+        activation,
+        ..Default::default()
+    };
+    let layer = |shape: [usize; 4], params| {
+        GpuConv2d::new(ctx, filled(shape, shape[3]).view(), None, params)
+    };
+    let layers = vec![
+        layer([3, 3, 3, 16], same(1, Activation::Relu))?,
+        layer([3, 3, 1, 16], same(16, Activation::Relu6))?,
+        layer([1, 1, 16, 8], same(1, Activation::Linear))?,
+    ];
+    let input = ctx.upload(&filled([1, 64, 64, 3], 7))?;
+    let separate = median(budget, || {
+        let a = layers[0].forward_tensor(&input).unwrap();
+        let b = layers[1].forward_tensor(&a).unwrap();
+        drop(layers[2].forward_tensor(&b).unwrap());
+        ctx.wait().unwrap();
+    });
+    let stack = GpuSequential::new(layers)?;
+    let output = ctx.zeros(stack.output_shape(input.shape())?)?;
+    stack.forward_tensor_into(&input, &output)?; // first call: intermediates, bind groups
+    let before = ctx.stats();
+    let stacked = median(budget, || {
+        stack.forward_tensor_into(&input, &output).unwrap();
+        ctx.wait().unwrap();
+    });
+    let after = ctx.stats();
+    println!(
+        "3-layer stack on 1x64x64x3, per call: GpuSequential into a preallocated output {:.1} us \
+         (1 submit); three forward_tensor calls {:.1} us (3 submits); {:.2}x. \
+         Over {} stack calls after the first: {} buffers and {} bind groups created",
+        stacked * 1e6,
+        separate * 1e6,
+        separate / stacked,
+        after.submits - before.submits,
+        after.buffers_created - before.buffers_created,
+        after.bind_groups_created - before.bind_groups_created
+    );
     Ok(())
 }
 
