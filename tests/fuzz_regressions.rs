@@ -4,7 +4,9 @@
 mod common;
 
 use common::{assert_matches_reference, random1, random4, Case};
-use conv2d_wgpu::{conv2d_cpu_fast_path, Conv2dParams, CpuPath, Padding};
+use conv2d_wgpu::{
+    conv2d_cpu, conv2d_cpu_fast_path, Algorithm, Conv2dParams, CpuPath, GpuConv2d, Padding,
+};
 
 /// `layer_cpu`: a 1x1 stride-1 layer with padding only at the bottom (or
 /// right) has more output pixels than input pixels; the fast path took the
@@ -49,5 +51,33 @@ fn gpu_one_by_one_with_bottom_or_right_padding() {
     for (input, params) in one_by_one_padded_after() {
         Case::new(input, [1, 1], 5, params).check(ctx, 7);
         Case::new([2, 20, 17, 8], [1, 1], 12, params).check(ctx, 8);
+    }
+}
+
+/// `gpu_forward`: forcing an algorithm checks support on a probe input (the
+/// kernel's own extent). With a stride too large to compute, the probe failed
+/// validation and `with_algorithm` returned that error, naming the probe's
+/// made-up input (`input 4`) instead of the caller's (`input 2`).
+#[test]
+fn forcing_an_algorithm_reports_the_callers_input_not_the_probe() {
+    let Some(ctx) = common::gpu() else { return };
+    let params = Conv2dParams {
+        stride: [1, 3617008641903833699],
+        dilation: [3, 3],
+        ..Default::default()
+    };
+    let w = random4([2, 2, 1, 4], 1);
+    let x = random4([1, 5, 2, 1], 2);
+    let reference = conv2d_cpu(x.view(), w.view(), None, params).unwrap_err();
+    for algorithm in Algorithm::ALL {
+        let conv = GpuConv2d::new(ctx, w.view(), None, params).unwrap();
+        let gpu = match conv.with_algorithm(algorithm) {
+            Ok(conv) => conv.forward(x.view()).unwrap_err(),
+            Err(e) => e,
+        };
+        if matches!(gpu, conv2d_wgpu::Conv2dError::UnsupportedAlgorithm { .. }) {
+            continue;
+        }
+        assert_eq!(gpu.to_string(), reference.to_string(), "{algorithm:?}");
     }
 }

@@ -330,3 +330,26 @@ fn forward_and_upload_take_what_ndarray_users_pass() {
     assert_eq!(ctx.upload(&x).unwrap().to_array().unwrap(), x);
     assert_eq!(ctx.upload(x.view()).unwrap().to_array().unwrap(), x);
 }
+
+#[test]
+fn encode_records_split_pieces_too() {
+    // 4 KiB bindings: the input below is split into row bands and the weights
+    // into output-channel chunks, each a dispatch recorded by `encode`.
+    let Some(ctx) = common::gpu_with_limits(|l| l.max_storage_buffer_binding_size = 4096) else {
+        return;
+    };
+    let x = random4([2, 24, 20, 4], 1);
+    let w = random4([3, 3, 4, 12], 2);
+    let b = random1(12, 3);
+    let p = same(Activation::Relu);
+    let conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), p).unwrap();
+    let input = ctx.upload(&x).unwrap();
+    let output = ctx
+        .zeros(conv.output_shape(input.shape()).unwrap())
+        .unwrap();
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    conv.encode(&mut encoder, &input, &output).unwrap();
+    ctx.queue().submit([encoder.finish()]);
+    let y = output.to_array().unwrap();
+    assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, "encode, split");
+}

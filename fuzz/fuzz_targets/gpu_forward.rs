@@ -4,6 +4,7 @@
 //! layer it refuses, the GPU refuses too. Needs an adapter (llvmpipe is one).
 #![no_main]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use conv2d_wgpu::{conv2d_cpu, Algorithm, Conv2dError, GpuContext, GpuConv2d};
@@ -49,7 +50,15 @@ fuzz_target!(|data: &[u8]| {
     });
     let gpu = gpu.and_then(|conv| conv.forward(x));
     match (&reference, gpu) {
-        (Ok(_), Ok(y)) => assert_close(&y, x, w, b, p, &format!("{forced:?}")),
+        (Ok(_), Ok(y)) => {
+            assert_close(&y, x, w, b, p, &format!("{forced:?}"));
+            // Evidence of work done: executions that ran a GPU forward.
+            static COMPARED: AtomicU64 = AtomicU64::new(0);
+            let n = COMPARED.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() || n % 1000 == 0 {
+                eprintln!("gpu_forward: {n} GPU forwards compared with the CPU reference");
+            }
+        }
         (_, Err(Conv2dError::UnsupportedAlgorithm { .. })) => {}
         (Err(r), Err(g)) => assert_eq!(r.to_string(), g.to_string()),
         (r, g) => panic!(

@@ -90,7 +90,13 @@ pub(crate) fn check_forcible(facts: LayerFacts, algorithm: Algorithm) -> Result<
         },
         ..*layer
     };
-    let probe = unpadded.geometry(probe_input)?;
+    // A probe the shape rules refuse (say, a stride too large to compute)
+    // says nothing about support; the caller's real input reports its own
+    // error at the forward call (found by the fuzzer: this used to return an
+    // error naming the probe's made-up input).
+    let Ok(probe) = unpadded.geometry(probe_input) else {
+        return Ok(());
+    };
     match unsupported(algorithm, &probe, facts.weight_chunks) {
         None => Ok(()),
         Some(reason) => Err(unsupported_error(algorithm, reason, layer)),
