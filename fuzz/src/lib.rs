@@ -1,9 +1,9 @@
 //! What the fuzz targets share: a layer decoded from fuzz bytes, and the
 //! comparison with the CPU reference under the tests' tolerance.
 
-use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, Padding};
+use conv2d_wgpu::{Activation, Conv2dParams, Padding};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
-use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use ndarray::{Array1, Array4, ArrayView1};
 
 /// A layer and an input, small enough to compute for every execution, with
 /// parameters that reach the validation errors (zeros, mismatches, huge values).
@@ -127,50 +127,8 @@ impl Case {
 /// allocates its output; the fuzzer's memory is bounded).
 pub const MAX_OUTPUT: usize = 1 << 16;
 
-/// Asserts `got` equals the CPU reference within the tests' bound:
-/// `3 (K + 1) eps sum |x w| + |b|`, times the activation's largest slope,
-/// plus an allowance for the GPU's transcendental functions.
-pub fn assert_close(
-    got: &Array4<f32>,
-    x: ArrayView4<f32>,
-    w: ArrayView4<f32>,
-    b: Option<ArrayView1<f32>>,
-    params: Conv2dParams,
-    what: &str,
-) {
-    let reference = conv2d_cpu(x, w, b, params).expect("the reference accepts what the GPU ran");
-    assert_eq!(got.shape(), reference.shape(), "{what}");
-    let linear = Conv2dParams {
-        activation: Activation::Linear,
-        ..params
-    };
-    let (xa, wa) = (x.mapv(f32::abs), w.mapv(f32::abs));
-    let ba = b.map(|b| b.mapv(f32::abs));
-    let magnitude = conv2d_cpu(xa.view(), wa.view(), ba.as_ref().map(|b| b.view()), linear)
-        .expect("magnitudes");
-    let k = (w.shape()[0] * w.shape()[1] * w.shape()[2]) as f32;
-    let (gain, transcendental) = match params.activation {
-        Activation::LeakyRelu(slope) => (slope.abs().max(1.0), 0.0),
-        Activation::Sigmoid | Activation::Tanh => (1.0, 1e-5),
-        Activation::Silu => (1.5, 1e-5),
-        _ => (1.0, 0.0),
-    };
-    for ((i, &r), (&g, &m)) in reference
-        .indexed_iter()
-        .zip(got.iter().zip(magnitude.iter()))
-    {
-        if r.is_nan() || g.is_nan() {
-            assert!(
-                r.is_nan() && g.is_nan(),
-                "{what}: at {i:?} got {g}, reference {r}"
-            );
-            continue;
-        }
-        let tolerance =
-            3.0 * (k + 1.0) * f32::EPSILON * m * gain + transcendental * (1.0 + r.abs());
-        assert!(
-            (g - r).abs() <= tolerance,
-            "{what}: at {i:?} got {g}, reference {r}, tolerance {tolerance}"
-        );
-    }
-}
+/// The tests' comparison with the CPU reference (the tolerance scaled to the
+/// reduction length), from `tests/common/tolerance.rs`.
+#[path = "../../tests/common/tolerance.rs"]
+mod tolerance;
+pub use tolerance::assert_matches_reference as assert_close;
