@@ -3,6 +3,8 @@
 # execution count; any crash stops the script with the input saved under
 # fuzz/artifacts/TARGET/ (turn it into a test in tests/fuzz_regressions.rs).
 #   fuzz/run.sh [SECONDS] [TARGET...]     (targets: layer_cpu npy_load gpu_forward)
+# FUZZ_RUNS=N FUZZ_SEED=S: N executions from seed S on a fresh corpus instead,
+# the same run every time (what CI does).
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 # gpu_forward needs a wgpu adapter (llvmpipe will do) and runs without
 # AddressSanitizer, which the Vulkan and GL drivers are not built for.
@@ -25,10 +27,16 @@ for target in "${targets[@]}"; do
   fi
   seeds=()
   [ -d "seeds/$target" ] && seeds=("seeds/$target")
-  cargo +nightly fuzz run -s "$sanitizer" "$target" "corpus/$target" "${seeds[@]}" -- \
-    -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1 ||
-    { tail -n 60 "$log"; echo "fuzz: $target crashed" >&2; exit 1; }
+  corpus="corpus/$target"
+  limit=(-max_total_time="$seconds")
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    corpus=$(mktemp -d)
+    limit=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  fi
+  cargo +nightly fuzz run -s "$sanitizer" "$target" "$corpus" "${seeds[@]}" -- \
+    "${limit[@]}" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1 ||
+    { grep -A8 -m1 'panicked at\|ERROR:' "$log"; tail -n 30 "$log"; echo "fuzz: $target crashed" >&2; exit 1; }
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
-  echo "fuzz: $target ran $runs executions in ${seconds}s, no crash"
+  echo "fuzz: $target ran $runs executions, no crash"
   rm -f "$log"
 done

@@ -81,3 +81,30 @@ fn forcing_an_algorithm_reports_the_callers_input_not_the_probe() {
         assert_eq!(gpu.to_string(), reference.to_string(), "{algorithm:?}");
     }
 }
+
+/// `gpu_forward`: the probe's kernel extent `(k - 1) * dilation + 1`
+/// overflowed for a huge dilation (a panic in debug builds, a wrapped probe in
+/// release). Now every algorithm either refuses the layer or the forward call
+/// returns the reference's own error.
+#[test]
+fn forcing_an_algorithm_with_a_huge_dilation_does_not_overflow() {
+    let Some(ctx) = common::gpu() else { return };
+    let params = Conv2dParams {
+        dilation: [usize::MAX / 2 + 1, 1],
+        ..Default::default()
+    };
+    let w = random4([3, 1, 4, 4], 1);
+    let x = random4([1, 5, 5, 4], 2);
+    let reference = conv2d_cpu(x.view(), w.view(), None, params).unwrap_err();
+    for algorithm in Algorithm::ALL {
+        let conv = GpuConv2d::new(ctx, w.view(), None, params).unwrap();
+        let gpu = match conv.with_algorithm(algorithm) {
+            Ok(conv) => conv.forward(x.view()).unwrap_err(),
+            Err(e) => e,
+        };
+        if matches!(gpu, conv2d_wgpu::Conv2dError::UnsupportedAlgorithm { .. }) {
+            continue;
+        }
+        assert_eq!(gpu.to_string(), reference.to_string(), "{algorithm:?}");
+    }
+}

@@ -77,12 +77,17 @@ pub(crate) fn check_forcible(facts: LayerFacts, algorithm: Algorithm) -> Result<
     }
     let layer = facts.layer;
     let p = &layer.params;
-    let probe_input = [
-        1,
-        (layer.weights[0] - 1) * p.dilation[0] + 1,
-        (layer.weights[1] - 1) * p.dilation[1] + 1,
-        layer.in_channels()?,
-    ];
+    let extent = |axis: usize| {
+        (layer.weights[axis] - 1)
+            .checked_mul(p.dilation[axis])
+            .and_then(|e| e.checked_add(1))
+    };
+    // An extent beyond usize (a huge dilation) has no probe; the forward call
+    // reports the real input's error (found by the fuzzer: this overflowed).
+    let (Some(probe_h), Some(probe_w)) = (extent(0), extent(1)) else {
+        return Ok(());
+    };
+    let probe_input = [1, probe_h, probe_w, layer.in_channels()?];
     let unpadded = LayerShape {
         params: Conv2dParams {
             padding: Padding::Valid,
