@@ -43,14 +43,7 @@ impl GpuContext {
     pub fn upload<'a, V: AsArray<'a, f32, Ix4>>(&self, x: V) -> Result<GpuTensor> {
         let x: ArrayView4<f32> = x.into();
         let shape = shape4(x.shape());
-        if shape.contains(&0) {
-            return Err(Conv2dError::ZeroSizedDimension {
-                tensor: "input",
-                shape: shape.to_vec(),
-            });
-        }
-        self.check_alive()?;
-        check_buffer("input", &shape, &self.inner.limits)?;
+        self.check_tensor("input", shape)?;
         let x = x.as_standard_layout();
         let data = x.as_slice().expect("standard layout is contiguous");
         let buffer = self.capture("uploading a tensor", || {
@@ -76,19 +69,27 @@ impl GpuContext {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn zeros(&self, shape: [usize; 4]) -> Result<GpuTensor> {
-        if shape.contains(&0) {
-            return Err(Conv2dError::ZeroSizedDimension {
-                tensor: "tensor",
-                shape: shape.to_vec(),
-            });
-        }
-        self.check_alive()?;
-        let bytes = check_buffer("tensor", &shape, self.limits())?;
+        let bytes = self.check_tensor("tensor", shape)?;
         // wgpu zero-initialises new buffers.
         let buffer = self.capture("allocating a tensor", || {
             Ok(self.new_tensor_buffer("conv2d tensor", bytes))
         })?;
         Ok(GpuTensor::new(self.clone(), buffer, shape))
+    }
+}
+
+impl GpuContext {
+    /// The checks every new tensor passes: no zero-sized dimension, a live
+    /// device, within `max_buffer_size`. Returns its bytes.
+    fn check_tensor(&self, tensor: &'static str, shape: [usize; 4]) -> Result<u64> {
+        if shape.contains(&0) {
+            return Err(Conv2dError::ZeroSizedDimension {
+                tensor,
+                shape: shape.to_vec(),
+            });
+        }
+        self.check_alive()?;
+        check_buffer(tensor, &shape, self.limits())
     }
 }
 
@@ -120,14 +121,7 @@ impl GpuTensor {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn from_buffer(ctx: &GpuContext, buffer: wgpu::Buffer, shape: [usize; 4]) -> Result<Self> {
-        if shape.contains(&0) {
-            return Err(Conv2dError::ZeroSizedDimension {
-                tensor: "tensor",
-                shape: shape.to_vec(),
-            });
-        }
-        ctx.check_alive()?;
-        let needed = check_buffer("tensor", &shape, ctx.limits())?;
+        let needed = ctx.check_tensor("tensor", shape)?;
         let usage = buffer.usage();
         let missing = crate::runtime::buffers::TENSOR_USAGE.difference(usage);
         if !missing.is_empty() {
