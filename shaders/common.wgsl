@@ -1,4 +1,5 @@
-// Shared by every kernel (prepended to each at pipeline creation): the uniform
+// Shared by every kernel (prepended to each at pipeline creation, after the
+// storage element types `elem` / `elem4`, f32 or f16): the uniform
 // block all kernels read, the fused activation chosen by ACTIVATION
 // (0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu), and
 // the helpers of the register-tiled implicit GEMMs. Every kernel declares the
@@ -106,7 +107,8 @@ fn tap(o: vec3<i32>, dy: i32, dx: i32, base: u32, per_pixel: u32) -> i32 {
 }
 
 // Writes 16 channels (IGEMM_COLUMNS4 vec4 column groups from col0) of one output pixel with
-// bias and activation; pixels past the end and padding columns are skipped.
+// bias and activation (in f32, rounded once to elem); pixels past the end and
+// padding columns are skipped.
 fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
     if pixel >= p.batch * p.out_h * p.out_w {
         return;
@@ -116,7 +118,7 @@ fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
         for (var r = 0u; r < 4u; r++) {
             let oc = (col0 + j) * 4u + r;
             if oc < p.chunk_c {
-                output[out_at + oc] = activate(acc[j][r] + bias[p.oc_offset + oc], p.leaky_slope);
+                output[out_at + oc] = elem(activate(acc[j][r] + f32(bias[p.oc_offset + oc]), p.leaky_slope));
             }
         }
     }

@@ -8,12 +8,13 @@
 // are skipped (not multiplied by zero), as in the CPU reference.
 // Weights: rows (ky * kw + kx) of w_stride floats. `p.total` counts row
 // segments of DEPTHWISE_PIXELS pixels per channel group.
-// Prepended with the tile constants and common.wgsl (Params, activate).
+// Storage is elem (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params, activate).
 
-@group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem4>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -31,7 +32,7 @@ fn inside_row(ix: i32) -> bool {
 
 // The input at column ix of the row starting at vec4 index `row` (0 in the padding).
 fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
-    return select(vec4(0.0), input[row + u32(max(ix, 0)) * in_c4], inside_row(ix));
+    return select(vec4(0.0), vec4<f32>(input[row + u32(max(ix, 0)) * in_c4]), inside_row(ix));
 }
 
 fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
@@ -40,7 +41,7 @@ fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
     }
     let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
     for (var r = 0u; r < 4u; r++) {
-        output[out_at + r] = activate(acc[r] + bias[oc0 + r], p.leaky_slope);
+        output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
     }
 }
 
@@ -85,9 +86,9 @@ fn main(
         let row = p.in_base / 4u + (n * p.in_h + u32(iy)) * p.in_w * in_c4 + in_c4_at;
         let w_row = ky * p.k_w * chunk4 + c4;
         if sliding {
-            let w0 = weights[w_row];
-            let w1 = weights[w_row + chunk4];
-            let w2 = weights[w_row + 2u * chunk4];
+            let w0 = vec4<f32>(weights[w_row]);
+            let w1 = vec4<f32>(weights[w_row + chunk4]);
+            let w2 = vec4<f32>(weights[w_row + 2u * chunk4]);
             let s0 = column(row, ix0 + 0, in_c4);
             let in0 = inside_row(ix0 + 0);
             let s1 = column(row, ix0 + 1, in_c4);
@@ -118,7 +119,7 @@ fn main(
             acc7 = mac(mac(mac(acc7, s7, w0, in7), s8, w1, in8), s9, w2, in9);
         } else {
             for (var kx = 0u; kx < p.k_w; kx++) {
-                let w = weights[w_row + kx * chunk4];
+                let w = vec4<f32>(weights[w_row + kx * chunk4]);
                 let ix = ix0 + i32(kx) * dw;
                 acc0 = mac(acc0, column(row, ix + 0 * sw, in_c4), w, inside_row(ix + 0 * sw));
                 acc1 = mac(acc1, column(row, ix + 1 * sw, in_c4), w, inside_row(ix + 1 * sw));

@@ -6,14 +6,15 @@
 // output rows reading `in_h` input rows, bound from element `in_base` / `out_base`
 // of their bindings, for output channels oc_offset .. oc_offset + chunk_c.
 // Weights rows are w_stride wide (chunk_c rounded up to a multiple of 4).
-// Prepended with the tile constants and common.wgsl (Params, activate).
+// Storage is elem (f32 or f16); products and sums are f32.
+// Prepended with the element types, tile constants and common.wgsl (Params, activate).
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> input: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem>;
+@group(0) @binding(1) var<storage, read> weights: array<elem>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -49,10 +50,10 @@ fn main(
             let x_at = p.in_base + ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + first_in_c;
             let w_at = (ky * p.k_w + kx) * weight_row + oc_local;
             for (var ci = 0u; ci < p.in_c_per_group; ci++) {
-                acc += input[x_at + ci] * weights[w_at + ci * p.w_stride];
+                acc += f32(input[x_at + ci]) * f32(weights[w_at + ci * p.w_stride]);
             }
         }
     }
     let y_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc;
-    output[y_at] = activate(acc + bias[oc], p.leaky_slope);
+    output[y_at] = elem(activate(acc + f32(bias[oc]), p.leaky_slope));
 }

@@ -14,13 +14,14 @@
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar
 // and 4 vec4 loads.
-// Prepended with the tile constants and common.wgsl (Params, activate,
-// origin, tap, store_tile).
+// Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, origin, tap, store_tile).
 
-@group(0) @binding(0) var<storage, read> input: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -34,7 +35,7 @@ fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
 }
 
 fn load(at: i32, c: u32) -> f32 {
-    return input[u32(max(at, 0)) + c];
+    return f32(input[u32(max(at, 0)) + c]);
 }
 
 // Weight row k, column groups col..col+4 (clamped to the padded width).
@@ -42,10 +43,10 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let last = cols4 - 1u;
     let row = k * stride4 + p.col_offset4;
     return mat4x4<f32>(
-        weights[row + min(col, last)],
-        weights[row + min(col + 1u, last)],
-        weights[row + min(col + 2u, last)],
-        weights[row + min(col + 3u, last)],
+        vec4<f32>(weights[row + min(col, last)]),
+        vec4<f32>(weights[row + min(col + 1u, last)]),
+        vec4<f32>(weights[row + min(col + 2u, last)]),
+        vec4<f32>(weights[row + min(col + 3u, last)]),
     );
 }
 

@@ -18,13 +18,14 @@
 // subgroupBroadcast hands them to the others: 10 loads per step instead of
 // 24. Subgroup operations need uniform control flow: no early return, and
 // every invocation runs the loops (tiles past the end store nothing).
-// Prepended with the tile constants and common.wgsl (Params, activate,
-// origin, tap, store_tile).
+// Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, origin, tap, store_tile).
 
-@group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem4>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -38,7 +39,7 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
 }
 
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return input[u32(max(at, 0)) + c4];
+    return vec4<f32>(input[u32(max(at, 0)) + c4]);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -96,8 +97,8 @@ fn main(
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let mine0 = weights[(k + v / 4u) * stride4 + mine_col];
-                let mine1 = weights[(k + 2u + v / 4u) * stride4 + mine_col];
+                let mine0 = vec4<f32>(weights[(k + v / 4u) * stride4 + mine_col]);
+                let mine1 = vec4<f32>(weights[(k + 2u + v / 4u) * stride4 + mine_col]);
                 // Column group j, rows 0..4: vec4 number row * 4 + j, held by
                 // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
                 let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));

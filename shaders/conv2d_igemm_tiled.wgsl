@@ -13,12 +13,13 @@
 // padding gives NaN (the reference skips padding taps).
 // CHECK_BOUNDS = false (an override, set when the tiles divide the problem)
 // compiles the edge checks out. Weights: rows of w_stride floats (cout padded
-// to 4). Prepended with the tile constants and common.wgsl (Params, activate).
+// to 4). Storage is elem (f32 or f16), widened to f32 as it is staged.
+// Prepended with the element types, tile constants and common.wgsl (Params, activate).
 
-@group(0) @binding(0) var<storage, read> input: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 override CHECK_BOUNDS: bool = true;
@@ -53,7 +54,7 @@ fn im2col(pixel: u32, k: u32, pixels: u32, depth: u32) -> f32 {
     if iy < 0 || iy >= i32(p.in_h) || ix < 0 || ix >= i32(p.in_w) {
         return 0.0;
     }
-    return input[p.in_base + ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + ci];
+    return f32(input[p.in_base + ((n * p.in_h + u32(iy)) * p.in_w + u32(ix)) * p.in_c + ci]);
 }
 
 @compute @workgroup_size(TILED_WORKGROUP)
@@ -92,7 +93,7 @@ fn main(
             let c4 = e % TILED_N4;
             var w = vec4(0.0);
             if !CHECK_BOUNDS || (k0 + row < depth && tile_n4 + c4 < cols4) {
-                w = weights[(k0 + row) * cols4 + tile_n4 + c4];
+                w = vec4<f32>(weights[(k0 + row) * cols4 + tile_n4 + c4]);
             }
             b_tile[row * TILED_N4 + c4] = w;
         }
@@ -120,7 +121,7 @@ fn main(
             for (var r = 0u; r < 4u; r++) {
                 let oc = (tile_n4 + 2u * tx + j) * 4u + r;
                 if !CHECK_BOUNDS || oc < p.chunk_c {
-                    output[out_at + oc] = activate(v[r] + bias[p.oc_offset + oc], p.leaky_slope);
+                    output[out_at + oc] = elem(activate(v[r] + f32(bias[p.oc_offset + oc]), p.leaky_slope));
                 }
             }
         }

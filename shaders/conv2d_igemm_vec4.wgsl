@@ -14,13 +14,14 @@
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs
 // for 24 loads.
-// Prepended with the tile constants and common.wgsl (Params, activate,
-// origin, tap, store_tile).
+// Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, origin, tap, store_tile).
 
-@group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(0) var<storage, read> input: array<elem4>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -34,17 +35,17 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
 }
 
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return input[u32(max(at, 0)) + c4];
+    return vec4<f32>(input[u32(max(at, 0)) + c4]);
 }
 
 // The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
 fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let c = p.col_offset4 + min(col, cols4 - 1u);
     return mat4x4<f32>(
-        weights[k * stride4 + c],
-        weights[(k + 1u) * stride4 + c],
-        weights[(k + 2u) * stride4 + c],
-        weights[(k + 3u) * stride4 + c],
+        vec4<f32>(weights[k * stride4 + c]),
+        vec4<f32>(weights[(k + 1u) * stride4 + c]),
+        vec4<f32>(weights[(k + 2u) * stride4 + c]),
+        vec4<f32>(weights[(k + 3u) * stride4 + c]),
     );
 }
 

@@ -44,12 +44,14 @@ pub use conv::npy::{npy_weights_from_bytes, read_npy_bias, read_npy_weights};
 pub use conv::sequential::GpuSequential;
 pub use cpu::fast::{conv2d_cpu_fast, conv2d_cpu_fast_path, CpuPath};
 pub use cpu::reference::conv2d_cpu;
+pub use half;
 pub use runtime::context::{ContextStats, GpuContext};
 pub use runtime::tensor::GpuTensor;
 pub use semantics::algorithm::Algorithm;
 pub use semantics::error::{Conv2dError, GpuErrorKind, Result, SourceError};
 pub use semantics::layout::{nchw_to_nhwc, nhwc_to_nchw, oihw_to_hwio};
 pub use semantics::params::{Activation, Conv2dParams, Padding};
+pub use semantics::precision::{DType, Precision};
 pub use wgpu;
 
 /// What the crate compiles, for tests that check it from outside (not API).

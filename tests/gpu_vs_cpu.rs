@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_matches_reference, forward_with, params, random1, random4, Case};
-use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuConv2d, Padding};
+use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuConv2d, Padding, Precision};
 use ndarray::{s, Array4, ShapeBuilder};
 
 const ACTIVATIONS: [Activation; 7] = [
@@ -363,4 +363,28 @@ fn a_layer_is_reusable_across_input_shapes() {
         let y = conv.forward(x.view()).unwrap();
         assert_matches_reference(&y, x.view(), w.view(), None, p, &format!("{shape:?}"));
     }
+}
+
+#[test]
+fn edge_shapes_match_the_cpu_reference_in_f16() {
+    // Every algorithm in f16 storage against the reference on f16-rounded
+    // data, with the tolerance of `assert_matches_reference_in`.
+    let Some(ctx) = common::gpu_f16() else { return };
+    let mut runs = std::collections::HashMap::new();
+    let mut worst = 0.0f32;
+    for (i, case) in edge_table().iter().enumerate() {
+        let (ran, ratio) = case.check_in(ctx, 1000 + i as u64, Precision::F16);
+        for algorithm in ran {
+            *runs.entry(format!("{algorithm:?}")).or_insert(0) += 1;
+        }
+        worst = worst.max(ratio);
+    }
+    eprintln!(
+        "f16 edge cases run per algorithm: {runs:?}; largest error {worst:.3} of the tolerance"
+    );
+    assert_eq!(
+        runs.len(),
+        conv2d_wgpu::Algorithm::ALL.len(),
+        "every algorithm must run in f16"
+    );
 }

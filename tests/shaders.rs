@@ -1,15 +1,20 @@
-//! The WGSL the crate compiles, exactly: every kernel as handed to wgpu (tile
-//! constants, `common.wgsl`, the kernel), every specialisation of its override
+//! The WGSL the crate compiles, exactly: every kernel as handed to wgpu (element
+//! types, tile constants, `common.wgsl`, the kernel) for f32 and f16 storage,
+//! every specialisation of its override
 //! constants, validated by the naga that wgpu re-exports before and after the
 //! overrides are applied; and the Rust uniform block against WGSL's `Params`.
 
 use conv2d_wgpu::introspect::{kernel_params_layout, shader_specialisations};
 use conv2d_wgpu::wgpu::naga;
+use conv2d_wgpu::DType;
 
-fn validator(subgroups: bool) -> naga::valid::Validator {
+fn validator(subgroups: bool, dtype: DType) -> naga::valid::Validator {
     let mut capabilities = naga::valid::Capabilities::default();
     if subgroups {
         capabilities |= naga::valid::Capabilities::SUBGROUP;
+    }
+    if dtype == DType::F16 {
+        capabilities |= naga::valid::Capabilities::SHADER_FLOAT16;
     }
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
 }
@@ -19,12 +24,13 @@ fn every_specialisation_parses_and_validates() {
     let specialisations = shader_specialisations();
     let mut kernels = std::collections::BTreeSet::new();
     let mut bounds_values = std::collections::BTreeSet::new();
+    let mut dtypes = std::collections::BTreeSet::new();
     for spec in &specialisations {
         let name = spec.name;
         let source = &spec.source;
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(source, name)));
-        let info = validator(spec.subgroups)
+        let info = validator(spec.subgroups, spec.dtype)
             .validate(&module)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(source, name)));
         let mut constants = naga::back::PipelineConstants::default();
@@ -41,13 +47,28 @@ fn every_specialisation_parses_and_validates() {
             &constants,
         )
         .unwrap_or_else(|e| panic!("{name} with {:?}: {e}", spec.constants));
-        validator(spec.subgroups)
+        validator(spec.subgroups, spec.dtype)
             .validate(&specialised)
             .unwrap_or_else(|e| panic!("{name} with {:?}: {e:?}", spec.constants));
         kernels.insert(name);
+        dtypes.insert(format!("{}", spec.dtype));
     }
+    assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
     assert_eq!(kernels.len(), 6, "six kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
+}
+
+#[test]
+fn f16_kernels_store_f16_and_f32_kernels_need_no_extension() {
+    for spec in shader_specialisations() {
+        let enables = spec.source.contains("enable f16;");
+        assert_eq!(enables, spec.dtype == DType::F16, "{}", spec.name);
+        // Without SHADER_FLOAT16, an f16 kernel must not validate (it really
+        // declares f16 storage), and an f32 kernel must.
+        let module = naga::front::wgsl::parse_str(&spec.source).expect("parses");
+        let plain = validator(spec.subgroups, DType::F32).validate(&module);
+        assert_eq!(plain.is_ok(), spec.dtype == DType::F32, "{}", spec.name);
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_matches_reference, forward_with, gpu_with_limits, random1, random4};
+use common::{assert_matches_reference_in, forward_with, gpu_with_limits, random1, random4};
 use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding};
 
 fn check(
@@ -18,31 +18,41 @@ fn check(
     let x = random4(input, seed);
     let w = random4(weights, seed + 1);
     let b = random1(weights[3], seed + 2);
-    let what = format!("{input:?} {weights:?} {params:?}");
-    // Every algorithm that can run the layer splits the same way.
-    for algorithm in Algorithm::ALL {
-        let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
-        let Some(y) = forward_with(conv, algorithm, &x) else {
-            continue;
+    // In f16 too, where the device has it: element offsets are in 2-byte units.
+    for precision in common::precisions(ctx) {
+        let what = format!("{input:?} {weights:?} {params:?} in {precision:?}");
+        let layer = || {
+            GpuConv2d::new(ctx, w.view(), Some(b.view()), params)
+                .and_then(|conv| conv.with_precision(precision))
+                .unwrap()
         };
-        let what = format!("{what} with {algorithm:?}");
-        assert_matches_reference(
-            &y.unwrap(),
-            x.view(),
-            w.view(),
-            Some(b.view()),
-            params,
-            &what,
-        );
+        // Every algorithm that can run the layer splits the same way.
+        for algorithm in Algorithm::ALL {
+            let Some(y) = forward_with(layer(), algorithm, &x) else {
+                continue;
+            };
+            let what = format!("{what} with {algorithm:?}");
+            let b = Some(b.view());
+            assert_matches_reference_in(
+                &y.unwrap(),
+                x.view(),
+                w.view(),
+                b,
+                params,
+                precision,
+                &what,
+            );
+        }
+        // The device-resident path too.
+        let dtype = precision.dtype();
+        let y = layer()
+            .forward_tensor(&ctx.upload_as(x.view(), dtype).unwrap())
+            .unwrap();
+        assert_eq!(y.dtype(), dtype);
+        let y = y.to_array().unwrap();
+        let b = Some(b.view());
+        assert_matches_reference_in(&y, x.view(), w.view(), b, params, precision, &what);
     }
-    // The device-resident path too.
-    let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
-    let y = conv
-        .forward_tensor(&ctx.upload(x.view()).unwrap())
-        .unwrap()
-        .to_array()
-        .unwrap();
-    assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), params, &what);
 }
 
 fn with(stride: usize, dilation: usize, padding: Padding, groups: usize) -> Conv2dParams {

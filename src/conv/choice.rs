@@ -12,6 +12,7 @@ use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::{ConvGeometry, LayerShape};
 use crate::semantics::params::{Conv2dParams, Padding};
+use crate::semantics::precision::DType;
 
 /// What the choice needs to know about the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) struct LayerFacts<'a> {
     /// Output-channel chunks its weights are stored in (usually 1).
     pub weight_chunks: usize,
     pub forced: Option<Algorithm>,
+    /// The element type its weights, inputs and outputs are stored in.
+    pub dtype: DType,
 }
 
 /// The decision for one input shape.

@@ -24,7 +24,7 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
 }
 
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return input[u32(max(at, 0)) + c4];
+    return vec4<f32>(input[u32(max(at, 0)) + c4]);
 }
 ";
 
@@ -33,10 +33,10 @@ const WEIGHT_BLOCK: &str =
 fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let c = p.col_offset4 + min(col, cols4 - 1u);
     return mat4x4<f32>(
-        weights[k * stride4 + c],
-        weights[(k + 1u) * stride4 + c],
-        weights[(k + 2u) * stride4 + c],
-        weights[(k + 3u) * stride4 + c],
+        vec4<f32>(weights[k * stride4 + c]),
+        vec4<f32>(weights[(k + 1u) * stride4 + c]),
+        vec4<f32>(weights[(k + 2u) * stride4 + c]),
+        vec4<f32>(weights[(k + 3u) * stride4 + c]),
     );
 }
 ";
@@ -60,7 +60,7 @@ const VARIANTS: [Variant; 3] = [
                 "// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs\n\
                  // for 24 loads.",
             ),
-            ("input_type", "vec4<f32>"),
+            ("input_type", "elem4"),
             ("helpers", VEC4_HELPERS),
             ("weight_helpers", WEIGHT_BLOCK),
             ("lane_builtin", ""),
@@ -87,7 +87,7 @@ const VARIANTS: [Variant; 3] = [
                 "// This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar\n\
                  // and 4 vec4 loads.",
             ),
-            ("input_type", "f32"),
+            ("input_type", "elem"),
             (
                 "helpers",
                 "
@@ -98,7 +98,7 @@ fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
 }
 
 fn load(at: i32, c: u32) -> f32 {
-    return input[u32(max(at, 0)) + c];
+    return f32(input[u32(max(at, 0)) + c]);
 }
 ",
             ),
@@ -109,10 +109,10 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let last = cols4 - 1u;
     let row = k * stride4 + p.col_offset4;
     return mat4x4<f32>(
-        weights[row + min(col, last)],
-        weights[row + min(col + 1u, last)],
-        weights[row + min(col + 2u, last)],
-        weights[row + min(col + 3u, last)],
+        vec4<f32>(weights[row + min(col, last)]),
+        vec4<f32>(weights[row + min(col + 1u, last)]),
+        vec4<f32>(weights[row + min(col + 2u, last)]),
+        vec4<f32>(weights[row + min(col + 3u, last)]),
     );
 }
 ",
@@ -141,7 +141,7 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
                  // 24. Subgroup operations need uniform control flow: no early return, and\n\
                  // every invocation runs the loops (tiles past the end store nothing).",
             ),
-            ("input_type", "vec4<f32>"),
+            ("input_type", "elem4"),
             ("helpers", VEC4_HELPERS),
             ("weight_helpers", ""),
             (
@@ -167,8 +167,8 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
                 "step",
                 "            for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let mine0 = weights[(k + v / 4u) * stride4 + mine_col];
-                let mine1 = weights[(k + 2u + v / 4u) * stride4 + mine_col];
+                let mine0 = vec4<f32>(weights[(k + v / 4u) * stride4 + mine_col]);
+                let mine1 = vec4<f32>(weights[(k + 2u + v / 4u) * stride4 + mine_col]);
                 // Column group j, rows 0..4: vec4 number row * 4 + j, held by
                 // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
                 let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));

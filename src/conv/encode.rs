@@ -22,6 +22,8 @@ pub(crate) struct Dispatch {
     output: Range<u64>,
     /// Index of its weight chunk.
     chunk: usize,
+    /// Bytes per element of the input and output.
+    element_bytes: u64,
 }
 
 /// A dispatch with its bind group: ready to record.
@@ -94,10 +96,14 @@ pub(crate) fn dispatches(
     let g = &plan.choice.geometry;
     let kernel = plan.choice.kernel;
     let slices = channel_slices(plan, weights);
+    let element_bytes = plan.dtype.size_bytes();
     let mut dispatches = Vec::new();
     for piece in &plan.pieces {
         let (input, output) = (piece.input_elements(g), piece.output_elements(g));
-        let (in_base, out_base) = (base(&input, alignment), base(&output, alignment));
+        let (in_base, out_base) = (
+            base(&input, alignment, element_bytes),
+            base(&output, alignment, element_bytes),
+        );
         for slice in &slices {
             let rows = (piece.images.len() * piece.out_rows.len()) as u64;
             let size = kernel.dispatch(
@@ -158,6 +164,7 @@ pub(crate) fn dispatches(
                 input: input.clone(),
                 output: output.clone(),
                 chunk: slice.chunk_index,
+                element_bytes,
             });
         }
     }
@@ -181,10 +188,13 @@ pub(crate) fn bind(
                 label: Some("conv2d"),
                 layout: &layout,
                 entries: &[
-                    entry(0, sub_binding(input, &d.input, alignment)),
+                    entry(0, sub_binding(input, &d.input, alignment, d.element_bytes)),
                     entry(1, weights.chunks[d.chunk].buffer.as_entire_buffer_binding()),
                     entry(2, weights.bias.as_entire_buffer_binding()),
-                    entry(3, sub_binding(output, &d.output, alignment)),
+                    entry(
+                        3,
+                        sub_binding(output, &d.output, alignment, d.element_bytes),
+                    ),
                     entry(4, d.uniform.as_entire_buffer_binding()),
                 ],
             });
@@ -214,25 +224,28 @@ pub(crate) fn record(
     }
 }
 
-/// A binding of `elements` of an f32 buffer, from the aligned offset at or
-/// below their start (see [`base`]).
+/// A binding of `elements` of a buffer of `element_bytes`-byte elements, from
+/// the aligned offset at or below their start (see [`base`]) to their end
+/// rounded up to 4 bytes (tensor buffers are sized in whole 4 bytes).
 fn sub_binding<'a>(
     buffer: &'a wgpu::Buffer,
     elements: &Range<u64>,
     alignment: u64,
+    element_bytes: u64,
 ) -> wgpu::BufferBinding<'a> {
-    let start = elements.start * 4;
+    let start = elements.start * element_bytes;
     let offset = start - start % alignment;
+    let end = (elements.end * element_bytes).next_multiple_of(4);
     wgpu::BufferBinding {
         buffer,
         offset,
-        size: NonZeroU64::new(elements.end * 4 - offset),
+        size: NonZeroU64::new(end - offset),
     }
 }
 
 /// Index, within its binding, of the first of `elements` (see [`sub_binding`]).
-fn base(elements: &Range<u64>, alignment: u64) -> u32 {
-    ((elements.start * 4 % alignment) / 4) as u32
+fn base(elements: &Range<u64>, alignment: u64, element_bytes: u64) -> u32 {
+    ((elements.start * element_bytes % alignment) / element_bytes) as u32
 }
 
 fn entry(index: u32, buffer: wgpu::BufferBinding<'_>) -> wgpu::BindGroupEntry<'_> {

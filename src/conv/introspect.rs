@@ -4,22 +4,25 @@
 
 use crate::conv::kernels::KernelKind;
 use crate::conv::uniform;
+use crate::semantics::precision::DType;
 
 /// One specialisation of one kernel.
 #[derive(Clone, Debug)]
 pub struct ShaderSpecialisation {
     /// The kernel's file name.
     pub name: &'static str,
-    /// The WGSL handed to wgpu (tile constants, `common.wgsl`, the kernel).
+    /// The WGSL handed to wgpu (element types, tile constants, `common.wgsl`, the kernel).
     pub source: String,
+    /// The storage element type it is compiled for.
+    pub dtype: DType,
     /// Its override constants.
     pub constants: Vec<(&'static str, f64)>,
     /// Whether it needs subgroup operations.
     pub subgroups: bool,
 }
 
-/// Every kernel with every activation, and both `CHECK_BOUNDS` values where
-/// the kernel has that override.
+/// Every kernel for both element types with every activation, and both
+/// `CHECK_BOUNDS` values where the kernel has that override.
 pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
     let mut all = Vec::new();
     for kind in KernelKind::ALL {
@@ -27,14 +30,17 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
             KernelKind::IgemmTiled => &[true, false],
             _ => &[true],
         };
-        for activation in 0..7 {
-            for &check in check_bounds {
-                all.push(ShaderSpecialisation {
-                    name: kind.name(),
-                    source: kind.source(),
-                    constants: kind.constants(activation, check),
-                    subgroups: kind == KernelKind::IgemmSubgroup,
-                });
+        for dtype in [DType::F32, DType::F16] {
+            for activation in 0..7 {
+                for &check in check_bounds {
+                    all.push(ShaderSpecialisation {
+                        name: kind.name(),
+                        source: kind.source(dtype),
+                        dtype,
+                        constants: kind.constants(activation, check),
+                        subgroups: kind == KernelKind::IgemmSubgroup,
+                    });
+                }
             }
         }
     }

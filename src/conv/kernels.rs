@@ -9,6 +9,8 @@
 //! `shaders/templates/conv2d_igemm.wgsl.in` with the same constants
 //! (`conv/codegen.rs`, a test that fails when the committed files drift).
 
+use crate::semantics::precision::DType;
+
 /// Invocations per workgroup of the direct, register-tiled and depthwise
 /// kernels (their `WORKGROUP_SIZE` override, set from here).
 pub(crate) const WORKGROUP_SIZE: u32 = 64;
@@ -48,6 +50,22 @@ pub(crate) fn tile_constants_wgsl() -> String {
         wgsl.push_str(&format!("const {name}: u32 = {value}u;\n"));
     }
     wgsl
+}
+
+/// The storage element types every kernel declares its buffers with (`elem`,
+/// `elem4`); kernels widen what they load to f32 and accumulate in f32, and
+/// round what they store once. First in every kernel (an `enable` directive
+/// must precede all declarations).
+pub(crate) fn element_types_wgsl(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => {
+            "// Storage element types: f32.\nalias elem = f32;\nalias elem4 = vec4<f32>;\n"
+        }
+        DType::F16 => {
+            "enable f16;\n// Storage element types: f16 (accumulation stays f32).\n\
+             alias elem = f16;\nalias elem4 = vec4<f16>;\n"
+        }
+    }
 }
 
 /// Uniform block and activation, prepended to every kernel after the tile constants.
@@ -115,10 +133,12 @@ impl KernelKind {
         self.file().0
     }
 
-    /// The WGSL the crate compiles: tile constants, `common.wgsl`, the kernel.
-    pub fn source(self) -> String {
+    /// The WGSL the crate compiles for storage of `dtype`: the element types,
+    /// the tile constants, `common.wgsl`, the kernel.
+    pub fn source(self, dtype: DType) -> String {
         format!(
-            "{}\n{COMMON_WGSL}\n{}",
+            "{}{}\n{COMMON_WGSL}\n{}",
+            element_types_wgsl(dtype),
             tile_constants_wgsl(),
             self.file().1
         )

@@ -15,12 +15,14 @@ use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
 use crate::conv::weights::LayerWeights;
 use crate::runtime::context::GpuContext;
+use crate::runtime::elements;
 use crate::runtime::limits::check_buffer;
 use crate::runtime::tensor::{shaped, GpuTensor};
 use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::{shape4, LayerShape};
 use crate::semantics::params::Conv2dParams;
+use crate::semantics::precision::{DType, Precision};
 
 /// A Conv2D layer on the GPU: weights, bias and pipeline are uploaded and built
 /// once by [`GpuConv2d::new`]; a forward pass only moves the input and output.
@@ -46,6 +48,8 @@ pub struct GpuConv2d {
     weights: LayerWeights,
     /// Set by [`GpuConv2d::with_algorithm`]; otherwise chosen per input shape.
     forced: Option<Algorithm>,
+    /// Set by [`GpuConv2d::with_precision`].
+    precision: Precision,
     /// Plans, uniform blocks and host buffers of the last few input shapes.
     cache: ShapeCache,
 }
@@ -68,23 +72,85 @@ impl GpuConv2d {
         ctx.check_alive()?;
         // The baseline kernel serves every layer: compile it now so that a
         // layer that constructs is a layer that runs.
-        pipelines::pipeline(
-            ctx,
-            PipelineKey {
-                kind: KernelKind::Direct,
-                activation: params.activation.shader_code(),
-                check_bounds: true,
-            },
-        )?;
-        let uploaded = LayerWeights::upload(ctx, &layer, weights, bias)?;
+        compile_baseline(ctx, &layer, DType::F32)?;
+        let uploaded = LayerWeights::upload(ctx, &layer, weights, bias, DType::F32)?;
         Ok(GpuConv2d {
             ctx: ctx.clone(),
             layer,
             has_bias: bias.is_some(),
             weights: uploaded,
             forced: None,
+            precision: Precision::F32,
             cache: ShapeCache::default(),
         })
+    }
+
+    /// The same layer run in `precision`. With [`Precision::F16`] the weights
+    /// and bias are stored on the device as f16 (each rounded once from the
+    /// f32 the layer was made with; they are read back and uploaded again, a
+    /// blocking step), device tensors in and out are f16, products are
+    /// accumulated in f32 and bias and activation applied in f32, and the
+    /// result is rounded once to f16. The host forms ([`GpuConv2d::forward`]
+    /// and friends) still take and return f32: they round the input to f16 and
+    /// widen the output on the host.
+    ///
+    /// Every [`Algorithm`] runs in both precisions. Compared with the CPU
+    /// reference computed on the f16-rounded input, weights and bias, an f16
+    /// output differs by at most the f32 bound the tests use for
+    /// [`Precision::F32`] plus f16's rounding of the result: `2^-11 |y| +
+    /// 2^-25` (unit roundoff, and half the smallest subnormal).
+    ///
+    /// # Errors
+    /// [`Conv2dError::MissingFeature`] naming `SHADER_F16` and the adapter when
+    /// the device lacks it (see [`GpuContext::supports_f16`]); weights beyond
+    /// the device's limits; a lost device or a wgpu error while converting or
+    /// compiling.
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, DType, GpuContext, GpuConv2d, Precision};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// let conv = GpuConv2d::new(&ctx, Array4::from_elem((3, 3, 2, 4), 0.1).view(), None, Conv2dParams::default())?;
+    /// if !ctx.supports_f16() {
+    ///     assert!(conv.with_precision(Precision::F16).unwrap_err().to_string().contains("SHADER_F16"));
+    ///     return Ok(());
+    /// }
+    /// let half = conv.with_precision(Precision::F16)?;
+    /// let y = half.forward(&Array4::<f32>::ones((1, 5, 5, 2)))?; // f32 in and out
+    /// assert!((y[[0, 0, 0, 0]] - 1.8).abs() < 1e-2); // 18 x 0.1 (0.0999755859375 in f16)
+    /// let x = ctx.upload_as(&Array4::<f32>::ones((1, 5, 5, 2)), DType::F16)?;
+    /// assert_eq!(half.forward_tensor(&x)?.dtype(), DType::F16); // f16 on the device
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        if precision == self.precision {
+            return Ok(self);
+        }
+        let dtype = precision.dtype();
+        if dtype == DType::F16 && !self.ctx.supports_f16() {
+            return Err(Conv2dError::MissingFeature {
+                feature: "SHADER_F16",
+                needed_for: "Precision::F16",
+                adapter: self.ctx.adapter_info().name.clone(),
+            });
+        }
+        compile_baseline(&self.ctx, &self.layer, dtype)?;
+        self.weights = self.weights.converted(&self.ctx, &self.layer, dtype)?;
+        self.precision = precision;
+        self.cache = ShapeCache::default();
+        Ok(self)
+    }
+
+    /// The precision the layer runs in (see [`GpuConv2d::with_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Device memory the layer's weights and bias take, in bytes (their
+    /// buffers' sizes; output channels padded to a multiple of 4).
+    pub fn weight_bytes(&self) -> u64 {
+        self.weights.device_bytes()
     }
 
     /// Runs the convolution on an NHWC input `(n, h, w, cin)` and returns the NHWC
@@ -101,6 +167,22 @@ impl GpuConv2d {
         let prepared = self.prepared(shape)?;
         let output_shape = prepared.plan.output_shape;
         self.run_host(x, &prepared, |values| shaped(output_shape, values.to_vec()))
+    }
+
+    /// The element type of the layer's inputs and outputs on the device.
+    fn dtype(&self) -> DType {
+        self.precision.dtype()
+    }
+
+    /// Hands the output in `bytes` (of the layer's dtype) to `use_values` as f32.
+    fn with_output<T>(
+        &self,
+        bytes: &[u8],
+        prepared: &Prepared,
+        use_values: impl FnOnce(&[f32]) -> T,
+    ) -> T {
+        let len = prepared.plan.output_shape.iter().product();
+        elements::with_f32(bytes, self.dtype(), len, use_values)
     }
 
     /// [`GpuConv2d::forward`] into an output array the caller owns: repeated
@@ -161,7 +243,9 @@ impl GpuConv2d {
     ) -> Result<T> {
         let Ok(mut host) = prepared.host.try_lock() else {
             let staging = self.submit_forward(x, prepared)?;
-            return self.ctx.read_back_with(&staging, use_values);
+            return self.ctx.read_back_with(&staging, |bytes| {
+                self.with_output(bytes, prepared, use_values)
+            });
         };
         if host.is_none() {
             *host = Some(self.host_buffers(prepared)?);
@@ -169,12 +253,13 @@ impl GpuConv2d {
         let buffers = host.as_ref().expect("just filled");
         let x = x.as_standard_layout();
         let input_data = x.as_slice().expect("standard layout is contiguous");
+        let input_data = elements::encode(input_data, self.dtype());
         let device = self.ctx.device();
         let result = self
             .ctx
             .capture("running a conv2d", || {
                 let queue = self.ctx.queue();
-                queue.write_buffer(&buffers.input, 0, bytemuck::cast_slice(input_data));
+                write_padded(queue, &buffers.input, input_data.bytes());
                 let mut encoder = device.create_command_encoder(&Default::default());
                 encode::record(&mut encoder, &prepared.plan.pipeline, &buffers.work);
                 let bytes = buffers.output_bytes;
@@ -182,7 +267,11 @@ impl GpuConv2d {
                 self.ctx.submit(encoder.finish());
                 Ok(())
             })
-            .and_then(|()| self.ctx.read_back_with(&buffers.staging, use_values));
+            .and_then(|()| {
+                self.ctx.read_back_with(&buffers.staging, |bytes| {
+                    self.with_output(bytes, prepared, use_values)
+                })
+            });
         if result.is_err() {
             *host = None; // a failed call may leave them mapped or invalid
         }
@@ -198,7 +287,12 @@ impl GpuConv2d {
         let x: ArrayView4<f32> = x.into();
         let prepared = self.prepared(shape4(x.shape()))?;
         let staging = self.submit_forward(x, &prepared)?;
-        let values = self.ctx.read_back_async(&staging).await?;
+        let values = self
+            .ctx
+            .read_back_async_with(&staging, |bytes| {
+                self.with_output(bytes, &prepared, <[f32]>::to_vec)
+            })
+            .await?;
         Ok(shaped(prepared.plan.output_shape, values))
     }
 
@@ -206,8 +300,10 @@ impl GpuConv2d {
     /// device: no readback, so layers chain without host round trips.
     ///
     /// # Errors
-    /// [`Conv2dError::ContextMismatch`] for a tensor of another context, and the
-    /// errors of [`GpuConv2d::forward`] but the readback.
+    /// [`Conv2dError::ContextMismatch`] for a tensor of another context,
+    /// [`Conv2dError::DTypeMismatch`] for a tensor whose element type is not
+    /// the layer's ([`Precision::dtype`]), and the errors of
+    /// [`GpuConv2d::forward`] but the readback.
     ///
     /// # Example
     /// ```
@@ -226,10 +322,10 @@ impl GpuConv2d {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn forward_tensor(&self, x: &GpuTensor) -> Result<GpuTensor> {
-        self.check_context(x)?;
+        self.check_tensor(x)?;
         let prepared = self.prepared(x.shape)?;
         let output_shape = prepared.plan.output_shape;
-        let output_bytes = check_buffer("output", &output_shape, self.ctx.limits())?;
+        let output_bytes = check_buffer("output", &output_shape, self.dtype(), self.ctx.limits())?;
         let output = self.ctx.capture("running a conv2d", || {
             let output = self.ctx.tensor_buffer(output_bytes);
             let mut encoder = self
@@ -250,7 +346,12 @@ impl GpuConv2d {
             self.ctx.submit(encoder.finish());
             Ok(output)
         })?;
-        Ok(GpuTensor::new(self.ctx.clone(), output, output_shape))
+        Ok(GpuTensor::new(
+            self.ctx.clone(),
+            output,
+            output_shape,
+            self.dtype(),
+        ))
     }
 
     /// [`GpuConv2d::forward_tensor`] into an output tensor the caller made
@@ -297,7 +398,8 @@ impl GpuConv2d {
     ///
     /// # Errors
     /// [`Conv2dError::ContextMismatch`] for a tensor of another context,
-    /// [`Conv2dError::AliasedTensors`] when `input` and `output` share a buffer
+    /// [`Conv2dError::DTypeMismatch`] for a tensor whose element type is not
+    /// the layer's, [`Conv2dError::AliasedTensors`] when `input` and `output` share a buffer
     /// (the kernels would race), [`Conv2dError::OutputShape`] naming both
     /// shapes, and the shape errors of [`GpuConv2d::forward`].
     ///
@@ -324,8 +426,8 @@ impl GpuConv2d {
         input: &GpuTensor,
         output: &GpuTensor,
     ) -> Result<()> {
-        self.check_context(input)?;
-        self.check_context(output)?;
+        self.check_tensor(input)?;
+        self.check_tensor(output)?;
         if input.buffer == output.buffer {
             return Err(Conv2dError::AliasedTensors { shape: input.shape });
         }
@@ -351,16 +453,24 @@ impl GpuConv2d {
         Ok(())
     }
 
-    /// `Err(ContextMismatch)` for a tensor of another context.
-    fn check_context(&self, x: &GpuTensor) -> Result<()> {
-        if self.ctx.same_context(&x.ctx) {
-            return Ok(());
+    /// `Err(ContextMismatch)` for a tensor of another context,
+    /// `Err(DTypeMismatch)` for one of another element type.
+    fn check_tensor(&self, x: &GpuTensor) -> Result<()> {
+        if !self.ctx.same_context(&x.ctx) {
+            return Err(Conv2dError::ContextMismatch {
+                shape: x.shape,
+                tensor_adapter: x.ctx.adapter_info().name.clone(),
+                layer_adapter: self.ctx.adapter_info().name.clone(),
+            });
         }
-        Err(Conv2dError::ContextMismatch {
-            shape: x.shape,
-            tensor_adapter: x.ctx.adapter_info().name.clone(),
-            layer_adapter: self.ctx.adapter_info().name.clone(),
-        })
+        if x.dtype != self.dtype() {
+            return Err(Conv2dError::DTypeMismatch {
+                shape: x.shape,
+                tensor: x.dtype,
+                layer: self.dtype(),
+            });
+        }
+        Ok(())
     }
 
     /// The algorithm a forward pass on an NHWC input of this shape runs: the one
@@ -448,6 +558,7 @@ impl GpuConv2d {
             layer: &self.layer,
             weight_chunks: self.weights.chunks.len(),
             forced: self.forced,
+            dtype: self.dtype(),
         }
     }
 
@@ -474,8 +585,9 @@ impl GpuConv2d {
     /// Buffers and bind groups for host forwards of one shape.
     fn host_buffers(&self, prepared: &Prepared) -> Result<HostBuffers> {
         let limits = self.ctx.limits();
-        let input_bytes = check_buffer("input", &prepared.input_shape, limits)?;
-        let output_bytes = check_buffer("output", &prepared.plan.output_shape, limits)?;
+        let input_bytes = check_buffer("input", &prepared.input_shape, self.dtype(), limits)?;
+        let output_bytes =
+            check_buffer("output", &prepared.plan.output_shape, self.dtype(), limits)?;
         self.ctx.capture("preparing a conv2d", || {
             let input = self.ctx.new_tensor_buffer("conv2d input", input_bytes);
             let output = self.ctx.new_tensor_buffer("conv2d output", output_bytes);
@@ -501,12 +613,16 @@ impl GpuConv2d {
     /// a staging buffer, submits once, and returns the staging buffer.
     fn submit_forward(&self, x: ArrayView4<f32>, prepared: &Prepared) -> Result<wgpu::Buffer> {
         let limits = self.ctx.limits();
-        check_buffer("input", &prepared.input_shape, limits)?;
-        let output_bytes = check_buffer("output", &prepared.plan.output_shape, limits)?;
+        check_buffer("input", &prepared.input_shape, self.dtype(), limits)?;
+        let output_bytes =
+            check_buffer("output", &prepared.plan.output_shape, self.dtype(), limits)?;
         let x = x.as_standard_layout();
         let input_data = x.as_slice().expect("standard layout is contiguous");
+        let input_data = elements::encode(input_data, self.dtype());
         self.ctx.capture("running a conv2d", || {
-            let input = self.ctx.tensor_buffer_init("conv2d input", input_data)?;
+            let input = self
+                .ctx
+                .tensor_buffer_init("conv2d input", input_data.bytes())?;
             let output = self.ctx.new_tensor_buffer("conv2d output", output_bytes);
             let staging = self.ctx.staging_buffer(output_bytes);
             let mut encoder = self
@@ -547,8 +663,36 @@ impl std::fmt::Debug for GpuConv2d {
             .field("params", &self.layer.params)
             .field("has_bias", &self.has_bias)
             .field("forced", &self.forced)
+            .field("precision", &self.precision)
             .field("cached_shapes", &self.cache.shapes())
             .field("adapter", &self.ctx.adapter_info().name)
             .finish()
+    }
+}
+
+/// Compiles the direct kernel, which serves every layer, for `dtype`: a layer
+/// that constructs is a layer that runs.
+fn compile_baseline(ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Result<()> {
+    pipelines::pipeline(
+        ctx,
+        PipelineKey {
+            kind: KernelKind::Direct,
+            dtype,
+            activation: layer.params.activation.shader_code(),
+            check_bounds: true,
+        },
+    )
+    .map(drop)
+}
+
+/// Writes `bytes` at the start of `buffer`, padded with zeros to the 4 bytes
+/// wgpu writes in (an f16 tensor of odd length).
+fn write_padded(queue: &wgpu::Queue, buffer: &wgpu::Buffer, bytes: &[u8]) {
+    let whole = bytes.len() - bytes.len() % 4;
+    queue.write_buffer(buffer, 0, &bytes[..whole]);
+    if whole < bytes.len() {
+        let mut tail = [0u8; 4];
+        tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+        queue.write_buffer(buffer, whole as u64, &tail);
     }
 }

@@ -8,11 +8,14 @@ use crate::conv::kernels::{KernelKind, TILED_WORKGROUP_BYTES};
 use crate::runtime::context::GpuContext;
 use crate::runtime::scope;
 use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::precision::DType;
 
 /// What a pipeline is specialised on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PipelineKey {
     pub kind: KernelKind,
+    /// The element type of the storage buffers.
+    pub dtype: DType,
     /// `Activation::shader_code`.
     pub activation: u32,
     /// The tiled kernel's `CHECK_BOUNDS` (false when its tiles divide the problem).
@@ -77,13 +80,14 @@ pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::C
     crate::trace::span!(
         "conv2d.compile_pipeline",
         kernel = name,
+        dtype = ?key.dtype,
         activation = key.activation
     );
     let device = ctx.device();
     let pipeline = scope::capture(device, "compiling a conv2d pipeline", || {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(key.kind.source().into()),
+            source: wgpu::ShaderSource::Wgsl(key.kind.source(key.dtype).into()),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(name),

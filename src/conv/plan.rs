@@ -16,11 +16,14 @@ use crate::conv::pipelines::{self, PipelineKey};
 use crate::runtime::context::GpuContext;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::ConvGeometry;
+use crate::semantics::precision::DType;
 
 /// Everything one forward pass on one input shape needs, decided before
 /// touching any buffer: the choice, the pieces, the compiled pipeline.
 pub(crate) struct Plan {
     pub output_shape: [usize; 4],
+    /// The element type of the input, output and weights.
+    pub dtype: DType,
     pub choice: Choice,
     pub pieces: Vec<Piece>,
     pub pipeline: Arc<wgpu::ComputePipeline>,
@@ -44,6 +47,7 @@ impl Plan {
         let budget = Budget::new(
             ctx.limits(),
             u64::from(kernel.workgroup_size()) * kernel.min_outputs_per_invocation(),
+            facts.dtype,
         );
         let widest = chunk_widths.iter().copied().max().unwrap_or(1);
         let pieces = pieces(&choice.geometry, widest, &budget)?;
@@ -51,12 +55,14 @@ impl Plan {
             ctx,
             PipelineKey {
                 kind: kernel,
+                dtype: facts.dtype,
                 activation: facts.layer.params.activation.shader_code(),
                 check_bounds: choice.check_bounds(&pieces, chunk_widths),
             },
         )?;
         Ok(Plan {
             output_shape: geometry.output_shape(),
+            dtype: facts.dtype,
             choice,
             pieces,
             pipeline,
@@ -67,8 +73,10 @@ impl Plan {
 /// The budget a plan works within, from `wgpu::Limits` (and the kernel).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
-    /// f32 elements one binding may hold, after alignment slack.
+    /// Elements one binding may hold, after alignment slack.
     pub binding_elements: u64,
+    /// Bytes per element (f32 or f16), for error messages.
+    pub element_bytes: u64,
     /// Output elements one dispatch may cover.
     pub dispatch_outputs: u64,
     /// `max_compute_workgroups_per_dimension`, for error messages.
@@ -76,14 +84,15 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub fn new(limits: &wgpu::Limits, outputs_per_workgroup: u64) -> Self {
+    pub fn new(limits: &wgpu::Limits, outputs_per_workgroup: u64, dtype: DType) -> Self {
         let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
         let max_groups = u64::from(limits.max_compute_workgroups_per_dimension);
         Budget {
             binding_elements: limits
                 .max_storage_buffer_binding_size
                 .saturating_sub(alignment)
-                / 4,
+                / dtype.size_bytes(),
+            element_bytes: dtype.size_bytes(),
             dispatch_outputs: max_groups * max_groups * outputs_per_workgroup,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
         }
@@ -101,9 +110,9 @@ pub(crate) fn weight_chunks(weights: [usize; 4], budget: &Budget) -> Result<Vec<
         return Err(Conv2dError::TensorTooLarge {
             tensor: "weights of 4 output channels",
             shape: vec![weights[0], weights[1], weights[2], 4],
-            bytes: per_channel * 16,
+            bytes: per_channel * 4 * budget.element_bytes,
             limit_name: "max_storage_buffer_binding_size",
-            limit: budget.binding_elements * 4,
+            limit: budget.binding_elements * budget.element_bytes,
         });
     }
     let chunk = if out_channels.next_multiple_of(4) <= columns {
@@ -232,12 +241,12 @@ fn band_error(
     extent: usize,
     dispatch_row: u64,
 ) -> Conv2dError {
-    let limit = budget.binding_elements * 4;
+    let limit = budget.binding_elements * budget.element_bytes;
     if out_row > budget.binding_elements {
         Conv2dError::TensorTooLarge {
             tensor: "one output row",
             shape: vec![1, 1, g.out_w, g.out_c],
-            bytes: out_row * 4,
+            bytes: out_row * budget.element_bytes,
             limit_name: "max_storage_buffer_binding_size",
             limit,
         }
@@ -251,7 +260,7 @@ fn band_error(
         Conv2dError::TensorTooLarge {
             tensor: "the input rows one output row reads",
             shape: vec![1, extent, g.in_w, g.in_c],
-            bytes: extent as u64 * in_row * 4,
+            bytes: extent as u64 * in_row * budget.element_bytes,
             limit_name: "max_storage_buffer_binding_size",
             limit,
         }
@@ -285,6 +294,7 @@ mod tests {
     fn budget(elements: u64) -> Budget {
         Budget {
             binding_elements: elements,
+            element_bytes: 4,
             dispatch_outputs: u64::MAX,
             max_workgroups_per_dimension: 65535,
         }

@@ -9,6 +9,7 @@ use crate::conv::layer::GpuConv2d;
 use crate::runtime::context::GpuContext;
 use crate::runtime::tensor::GpuTensor;
 use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::precision::DType;
 
 /// Input shapes whose intermediate tensors a stack keeps.
 const SHAPES_KEPT: usize = 2;
@@ -45,7 +46,10 @@ impl GpuSequential {
     ///
     /// # Errors
     /// [`Conv2dError::EmptySequential`] for no layers,
-    /// [`Conv2dError::ContextMismatch`] for layers of different contexts.
+    /// [`Conv2dError::ContextMismatch`] for layers of different contexts,
+    /// [`Conv2dError::DTypeMismatch`] for layers of different precisions (an
+    /// f32 layer's output cannot feed an f16 layer; the error names the later
+    /// layer's weights shape and both element types).
     pub fn new(layers: Vec<GpuConv2d>) -> Result<Self> {
         let first = layers.first().ok_or(Conv2dError::EmptySequential)?;
         let ctx = first.context().clone();
@@ -55,6 +59,16 @@ impl GpuSequential {
                     shape: layer.weights_shape(),
                     tensor_adapter: layer.context().adapter_info().name.clone(),
                     layer_adapter: ctx.adapter_info().name.clone(),
+                });
+            }
+        }
+        for pair in layers.windows(2) {
+            let (from, to) = (pair[0].precision().dtype(), pair[1].precision().dtype());
+            if from != to {
+                return Err(Conv2dError::DTypeMismatch {
+                    shape: pair[1].weights_shape(),
+                    tensor: from,
+                    layer: to,
                 });
             }
         }
@@ -86,9 +100,16 @@ impl GpuSequential {
     /// As [`GpuSequential::encode`].
     pub fn forward_tensor(&self, x: &GpuTensor) -> Result<GpuTensor> {
         let shape = self.output_shape(x.shape())?;
-        let bytes = crate::runtime::limits::check_buffer("output", &shape, self.ctx.limits())?;
+        let dtype = self.dtype();
+        let bytes =
+            crate::runtime::limits::check_buffer("output", &shape, dtype, self.ctx.limits())?;
         // A dropped tensor's buffer of this size when there is one.
-        let output = GpuTensor::new(self.ctx.clone(), self.ctx.tensor_buffer(bytes), shape);
+        let output = GpuTensor::new(
+            self.ctx.clone(),
+            self.ctx.tensor_buffer(bytes),
+            shape,
+            dtype,
+        );
         self.forward_tensor_into(x, &output)?;
         Ok(output)
     }
@@ -157,9 +178,14 @@ impl GpuSequential {
         let mut shape = shape;
         for layer in &self.layers[..self.layers.len() - 1] {
             shape = layer.output_shape(shape)?;
-            tensors.push(self.ctx.zeros(shape)?);
+            tensors.push(self.ctx.zeros_as(shape, self.dtype())?);
         }
         Ok(tensors)
+    }
+
+    /// The element type of every tensor in the stack (`new` checks they agree).
+    fn dtype(&self) -> DType {
+        self.layers[0].precision().dtype()
     }
 }
 

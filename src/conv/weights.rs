@@ -1,7 +1,8 @@
 //! A layer's weights and bias on the device: HWIO weights stored as
 //! output-channel chunks that each fit one storage binding (usually one
 //! chunk), each with its channel dimension padded to a multiple of 4 so that
-//! every kernel can read them as vec4 columns.
+//! every kernel can read them as vec4 columns; f32, or f16 for
+//! `Precision::F16` layers.
 
 use std::ops::Range;
 
@@ -9,14 +10,16 @@ use ndarray::{ArrayView1, ArrayView4};
 
 use crate::conv::plan::{self, Budget};
 use crate::runtime::context::GpuContext;
+use crate::runtime::elements;
 use crate::runtime::limits::check_buffer;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::LayerShape;
+use crate::semantics::precision::DType;
 
 /// Output channels whose weights share one buffer.
 pub(crate) struct WeightChunk {
     pub channels: Range<usize>,
-    /// Floats per weight row: `channels.len()` rounded up to a multiple of 4.
+    /// Elements per weight row: `channels.len()` rounded up to a multiple of 4.
     pub w_stride: usize,
     /// HWIO `(kh, kw, cin / groups, w_stride)`, the padding columns zero.
     pub buffer: wgpu::Buffer,
@@ -27,30 +30,21 @@ pub(crate) struct LayerWeights {
     pub chunks: Vec<WeightChunk>,
     /// `(cout)`, zeros when the layer has no bias.
     pub bias: wgpu::Buffer,
+    /// The element type of both.
+    pub dtype: DType,
 }
 
 impl LayerWeights {
-    /// Checks the sizes against the device's limits, packs and uploads.
+    /// Checks the sizes against the device's limits, packs and uploads as `dtype`.
     pub fn upload(
         ctx: &GpuContext,
         layer: &LayerShape,
         weights: ArrayView4<f32>,
         bias: Option<ArrayView1<f32>>,
+        dtype: DType,
     ) -> Result<Self> {
-        let limits = ctx.limits();
-        check_buffer("weights", &layer.weights, limits)?;
-        check_buffer("bias", &[layer.out_channels()], limits)?;
-        let budget = Budget::new(limits, 1);
+        let budget = check(ctx, layer, dtype)?;
         let chunks = plan::weight_chunks(layer.weights, &budget)?;
-        if layer.out_channels() as u64 > budget.binding_elements {
-            return Err(Conv2dError::TensorTooLarge {
-                tensor: "bias",
-                shape: vec![layer.out_channels()],
-                bytes: layer.out_channels() as u64 * 4,
-                limit_name: "max_storage_buffer_binding_size",
-                limit: limits.max_storage_buffer_binding_size,
-            });
-        }
         let bias_data = match bias {
             Some(b) => b.to_vec(),
             None => vec![0.0; layer.out_channels()],
@@ -60,7 +54,8 @@ impl LayerWeights {
                 .into_iter()
                 .map(|channels| {
                     let (w_stride, padded) = pack(weights, &channels);
-                    let buffer = ctx.tensor_buffer_init("conv2d weights", &padded)?;
+                    let encoded = elements::encode(&padded, dtype);
+                    let buffer = ctx.tensor_buffer_init("conv2d weights", encoded.bytes())?;
                     Ok(WeightChunk {
                         channels,
                         w_stride,
@@ -68,8 +63,47 @@ impl LayerWeights {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let bias = ctx.tensor_buffer_init("conv2d bias", &bias_data)?;
-            Ok(LayerWeights { chunks, bias })
+            let encoded = elements::encode(&bias_data, dtype);
+            let bias = ctx.tensor_buffer_init("conv2d bias", encoded.bytes())?;
+            Ok(LayerWeights {
+                chunks,
+                bias,
+                dtype,
+            })
+        })
+    }
+
+    /// The same weights stored as `dtype` (each value rounded once when
+    /// narrowing), read back from the device and uploaded again (blocking).
+    /// The chunks stay as they are: a narrower type only needs less room.
+    pub fn converted(&self, ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Result<Self> {
+        check(ctx, layer, dtype)?;
+        let convert = |buffer: &wgpu::Buffer, elements: usize| -> Result<wgpu::Buffer> {
+            let staging = ctx.copy_to_staging(buffer, "reading weights back")?;
+            let values = ctx.read_back_with(&staging, |bytes| {
+                elements::with_f32(bytes, self.dtype, elements, <[f32]>::to_vec)
+            })?;
+            let encoded = elements::encode(&values, dtype);
+            ctx.capture("uploading weights and bias", || {
+                ctx.tensor_buffer_init("conv2d weights", encoded.bytes())
+            })
+        };
+        let per_column = layer.weights[..3].iter().product::<usize>();
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|chunk| {
+                Ok(WeightChunk {
+                    channels: chunk.channels.clone(),
+                    w_stride: chunk.w_stride,
+                    buffer: convert(&chunk.buffer, per_column * chunk.w_stride)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LayerWeights {
+            chunks,
+            bias: convert(&self.bias, layer.out_channels())?,
+            dtype,
         })
     }
 
@@ -77,10 +111,34 @@ impl LayerWeights {
     pub fn chunk_widths(&self) -> Vec<usize> {
         self.chunks.iter().map(|c| c.channels.len()).collect()
     }
+
+    /// Device bytes of the weights and bias buffers.
+    pub fn device_bytes(&self) -> u64 {
+        self.chunks.iter().map(|c| c.buffer.size()).sum::<u64>() + self.bias.size()
+    }
+}
+
+/// Weights and bias of `dtype` within the device's buffer limits, and the
+/// budget their chunks are cut to.
+fn check(ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Result<Budget> {
+    let limits = ctx.limits();
+    check_buffer("weights", &layer.weights, dtype, limits)?;
+    check_buffer("bias", &[layer.out_channels()], dtype, limits)?;
+    let budget = Budget::new(limits, 1, dtype);
+    if layer.out_channels() as u64 > budget.binding_elements {
+        return Err(Conv2dError::TensorTooLarge {
+            tensor: "bias",
+            shape: vec![layer.out_channels()],
+            bytes: layer.out_channels() as u64 * dtype.size_bytes(),
+            limit_name: "max_storage_buffer_binding_size",
+            limit: limits.max_storage_buffer_binding_size,
+        });
+    }
+    Ok(budget)
 }
 
 /// The weights of output channels `channels`, HWIO with rows padded to a
-/// multiple of 4 floats: (row stride, data).
+/// multiple of 4 elements: (row stride, data).
 fn pack(weights: ArrayView4<f32>, channels: &Range<usize>) -> (usize, Vec<f32>) {
     let w_stride = channels.len().next_multiple_of(4);
     let part = weights.slice(ndarray::s![.., .., .., channels.clone()]);

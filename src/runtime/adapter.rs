@@ -6,7 +6,7 @@ use std::fmt;
 use crate::runtime::context::GpuContext;
 use crate::semantics::error::{Conv2dError, Result};
 
-/// What a bug report needs: adapter, backend, driver, subgroups and the limits
+/// What a bug report needs: adapter, backend, driver, subgroups, f16 and the limits
 /// the crate plans with.
 ///
 /// ```
@@ -39,6 +39,15 @@ impl fmt::Display for GpuContext {
             info.subgroup_min_size,
             info.subgroup_max_size,
             if self.subgroups() { "used" } else { "not used" }
+        )?;
+        writeln!(
+            f,
+            "  f16: {}",
+            if self.supports_f16() {
+                "available (SHADER_F16), Precision::F16 layers run"
+            } else {
+                "not available (no SHADER_F16), Precision::F16 is refused"
+            }
         )?;
         writeln!(
             f,

@@ -39,9 +39,9 @@ impl GpuContext {
         Ok(buffer)
     }
 
-    /// A tensor buffer holding `data`.
-    pub(crate) fn tensor_buffer_init(&self, label: &str, data: &[f32]) -> Result<wgpu::Buffer> {
-        self.buffer_init(label, bytemuck::cast_slice(data), TENSOR_USAGE)
+    /// A tensor buffer holding `bytes` (see `runtime::elements`).
+    pub(crate) fn tensor_buffer_init(&self, label: &str, bytes: &[u8]) -> Result<wgpu::Buffer> {
+        self.buffer_init(label, bytes, TENSOR_USAGE)
     }
 
     /// An uninitialised tensor buffer of `bytes`.
@@ -51,6 +51,22 @@ impl GpuContext {
             size: bytes,
             usage: TENSOR_USAGE,
             mapped_at_creation: false,
+        })
+    }
+
+    /// Submits a copy of all of `buffer` into a new staging buffer, to read back.
+    pub(crate) fn copy_to_staging(
+        &self,
+        buffer: &wgpu::Buffer,
+        operation: &'static str,
+    ) -> Result<wgpu::Buffer> {
+        self.check_alive()?;
+        self.capture(operation, || {
+            let staging = self.staging_buffer(buffer.size());
+            let mut encoder = self.device().create_command_encoder(&Default::default());
+            encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+            self.submit(encoder.finish());
+            Ok(staging)
         })
     }
 

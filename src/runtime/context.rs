@@ -93,11 +93,13 @@ impl GpuContext {
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = select_adapter(&instance).await?;
         let info = adapter.get_info();
-        // Subgroups let the implicit-GEMM kernel share weight loads (Vulkan, Metal, DX12).
+        // Subgroups let the implicit-GEMM kernel share weight loads (Vulkan,
+        // Metal, DX12); SHADER_F16 lets layers run in Precision::F16.
+        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("conv2d-wgpu"),
             required_limits: adapter.limits(),
-            required_features: adapter.features() & wgpu::Features::SUBGROUP,
+            required_features: adapter.features() & wanted,
             ..Default::default()
         };
         let (device, queue) =
@@ -252,39 +254,42 @@ impl GpuContext {
         self.inner.queue.submit([commands]);
     }
 
-    /// Waits for `staging` (blocking) and returns its f32s.
-    pub(crate) fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
-        crate::trace::span!("conv2d.readback", bytes = staging.size());
-        self.inner
-            .counters
-            .readbacks
-            .fetch_add(1, Ordering::Relaxed);
-        readback::read_f32(&self.inner.device, staging)
-    }
-
-    /// Waits for `staging` (blocking) and hands its f32s to `use_values`.
+    /// Waits for `staging` (blocking) and hands its bytes to `use_bytes`.
     pub(crate) fn read_back_with<T>(
         &self,
         staging: &wgpu::Buffer,
-        use_values: impl FnOnce(&[f32]) -> T,
+        use_bytes: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
         crate::trace::span!("conv2d.readback", bytes = staging.size());
         self.inner
             .counters
             .readbacks
             .fetch_add(1, Ordering::Relaxed);
-        readback::read_with(&self.inner.device, staging, use_values)
+        readback::read_with(&self.inner.device, staging, use_bytes)
     }
 
-    /// Waits for `staging` off the executor's thread and returns its f32s.
-    pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    /// Waits for `staging` off the executor's thread and hands its bytes to `use_bytes`.
+    pub(crate) async fn read_back_async_with<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        use_bytes: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         #[cfg(feature = "tracing")]
         tracing::info!(bytes = staging.size(), "conv2d.readback_async");
         self.inner
             .counters
             .readbacks
             .fetch_add(1, Ordering::Relaxed);
-        readback::read_f32_async(&self.inner.device, staging).await
+        readback::read_async_with(&self.inner.device, staging, use_bytes).await
+    }
+
+    /// Whether kernels may store f16: the device has `Features::SHADER_F16`
+    /// (requested by [`GpuContext::new`] where the adapter has it).
+    pub fn supports_f16(&self) -> bool {
+        self.inner
+            .device
+            .features()
+            .contains(wgpu::Features::SHADER_F16)
     }
 
     /// Whether kernels may use subgroup operations: the device has

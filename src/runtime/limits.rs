@@ -2,15 +2,22 @@
 //! before anything reaches wgpu.
 
 use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::precision::DType;
 
-/// Bytes of an f32 tensor, checked against the largest buffer the device allows.
-/// (Bindings are smaller; `plan` splits work to fit them.)
+/// Bytes of a tensor of `dtype` (rounded up to the 4 bytes wgpu copies in),
+/// checked against the largest buffer the device allows. (Bindings are
+/// smaller; `plan` splits work to fit them.)
 pub(crate) fn check_buffer(
     tensor: &'static str,
     shape: &[usize],
+    dtype: DType,
     limits: &wgpu::Limits,
 ) -> Result<u64> {
-    let bytes = shape.iter().map(|&d| d as u64).product::<u64>() * 4;
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.size_bytes(), |bytes, &d| bytes.checked_mul(d as u64))
+        .and_then(|bytes| bytes.checked_next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
+        .unwrap_or(u64::MAX);
     if bytes > limits.max_buffer_size {
         return Err(Conv2dError::TensorTooLarge {
             tensor,

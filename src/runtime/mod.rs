@@ -5,6 +5,7 @@
 pub(crate) mod adapter;
 pub(crate) mod buffers;
 pub(crate) mod context;
+pub(crate) mod elements;
 pub(crate) mod limits;
 pub(crate) mod readback;
 pub(crate) mod scope;

@@ -3,18 +3,12 @@
 use crate::runtime::scope;
 use crate::semantics::error::{Conv2dError, Result};
 
-/// Maps `staging` (a `MAP_READ` buffer of f32s whose copy was already
-/// submitted), waits for the device on this thread, and returns its contents.
-pub(crate) fn read_f32(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
-    read_with(device, staging, <[f32]>::to_vec)
-}
-
-/// [`read_f32`] handing the mapped values to `use_values` instead of copying
-/// them into a new vector.
+/// Maps `staging` (a `MAP_READ` buffer whose copy was already submitted),
+/// waits for the device on this thread, and hands its bytes to `use_bytes`.
 pub(crate) fn read_with<T>(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
-    use_values: impl FnOnce(&[f32]) -> T,
+    use_bytes: impl FnOnce(&[u8]) -> T,
 ) -> Result<T> {
     let (sender, receiver) = std::sync::mpsc::channel();
     scope::capture(device, "mapping the result buffer", || {
@@ -29,15 +23,16 @@ pub(crate) fn read_with<T>(
         .recv()
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
         .map_err(map_error)?;
-    with_mapped(staging, use_values)
+    with_mapped(staging, use_bytes)
 }
 
-/// The async form of [`read_f32`]: a helper thread waits for the device while
+/// The async form of [`read_with`]: a helper thread waits for the device while
 /// the caller's executor is free; the map callback completes the future.
-pub(crate) async fn read_f32_async(
+pub(crate) async fn read_async_with<T>(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
-) -> Result<Vec<f32>> {
+    use_bytes: impl FnOnce(&[u8]) -> T,
+) -> Result<T> {
     let (sender, receiver) = futures_channel::oneshot::channel();
     scope::capture(device, "mapping the result buffer", || {
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
@@ -54,19 +49,15 @@ pub(crate) async fn read_f32_async(
     mapped
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
         .map_err(map_error)?;
-    copy_out(staging)
+    with_mapped(staging, use_bytes)
 }
 
-fn copy_out(staging: &wgpu::Buffer) -> Result<Vec<f32>> {
-    with_mapped(staging, <[f32]>::to_vec)
-}
-
-fn with_mapped<T>(staging: &wgpu::Buffer, use_values: impl FnOnce(&[f32]) -> T) -> Result<T> {
+fn with_mapped<T>(staging: &wgpu::Buffer, use_bytes: impl FnOnce(&[u8]) -> T) -> Result<T> {
     let value = {
         let view = staging
             .get_mapped_range(..)
             .map_err(|e| Conv2dError::Readback(format!("reading the mapped range: {e}")))?;
-        use_values(bytemuck::cast_slice::<u8, f32>(&view))
+        use_bytes(&view)
     };
     staging.unmap();
     Ok(value)

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::semantics::algorithm::Algorithm;
+use crate::semantics::precision::DType;
 
 /// Everything that can go wrong in a convolution, on the CPU or the GPU.
 ///
@@ -251,6 +252,34 @@ pub enum Conv2dError {
         expected: [usize; 4],
         /// The output tensor's shape.
         got: [usize; 4],
+    },
+
+    /// A tensor whose element type is not the one the layer stores (an f16
+    /// tensor given to an f32 layer, or the other way round).
+    #[error(
+        "conv2d: tensor {shape:?} holds {tensor} but the layer runs in {layer}; upload it with \
+         GpuContext::upload_as(.., DType::{layer:?})"
+    )]
+    DTypeMismatch {
+        /// The tensor's shape (for a [`GpuSequential`](crate::GpuSequential),
+        /// the later layer's HWIO weights shape).
+        shape: [usize; 4],
+        /// The tensor's element type (or the earlier layer's).
+        tensor: DType,
+        /// The layer's element type.
+        layer: DType,
+    },
+
+    /// The adapter lacks a wgpu feature the request needs (e.g. `SHADER_F16`
+    /// for [`Precision::F16`](crate::Precision::F16)).
+    #[error("conv2d: {needed_for} needs the wgpu feature {feature}, which adapter {adapter:?} does not have")]
+    MissingFeature {
+        /// The wgpu feature, as named in `wgpu::Features`.
+        feature: &'static str,
+        /// What asked for it.
+        needed_for: &'static str,
+        /// The adapter's name.
+        adapter: String,
     },
 
     /// A [`GpuSequential`](crate::GpuSequential) needs at least one layer.

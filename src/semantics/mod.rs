@@ -6,3 +6,4 @@ pub(crate) mod error;
 pub(crate) mod geometry;
 pub(crate) mod layout;
 pub(crate) mod params;
+pub(crate) mod precision;

@@ -5,12 +5,15 @@
 pub mod seed;
 mod tolerance;
 
-pub use tolerance::assert_matches_reference;
+pub use tolerance::{
+    assert_matches_reference, assert_matches_reference_in, round_to_f16, F16_UNDERFLOW,
+    F16_UNIT_ROUNDOFF,
+};
 
 use std::sync::OnceLock;
 
 use conv2d_wgpu::{
-    Activation, Algorithm, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, Padding,
+    Activation, Algorithm, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, Padding, Precision,
 };
 use ndarray::{Array1, Array4};
 use rand::rngs::StdRng;
@@ -49,6 +52,59 @@ pub fn gpu() -> Option<&'static GpuContext> {
         .as_ref()
 }
 
+/// Set (CI does, on Vulkan) when the adapter must have `SHADER_F16`, so that
+/// the f16 suites cannot silently skip.
+pub const EXPECT_F16: &str = "CONV2D_WGPU_EXPECT_F16";
+
+/// The shared context when it runs f16 layers. Where the adapter lacks
+/// `SHADER_F16`, checks that asking for f16 is refused with an error naming
+/// the feature and the adapter, and returns `None` (or panics when
+/// `CONV2D_WGPU_EXPECT_F16` is set).
+pub fn gpu_f16() -> Option<&'static GpuContext> {
+    let ctx = gpu()?;
+    if ctx.supports_f16() {
+        return Some(ctx);
+    }
+    let name = &ctx.adapter_info().name;
+    assert!(
+        std::env::var_os(EXPECT_F16).is_none(),
+        "{EXPECT_F16} is set but adapter {name:?} has no SHADER_F16:\n{ctx}"
+    );
+    let conv = GpuConv2d::new(
+        ctx,
+        Array4::ones((1, 1, 1, 1)).view(),
+        None,
+        Default::default(),
+    )
+    .expect("an f32 layer");
+    match conv.with_precision(Precision::F16) {
+        Err(e @ Conv2dError::MissingFeature { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("SHADER_F16") && message.contains(name.as_str()),
+                "{message}"
+            );
+        }
+        other => panic!("F16 without SHADER_F16 must be MissingFeature, got {other:?}"),
+    }
+    assert!(ctx.to_string().contains("f16: not available"), "{ctx}");
+    eprintln!("adapter {name:?} has no SHADER_F16: the refusal is checked, f16 runs skipped");
+    None
+}
+
+/// The precisions layers on `ctx` run in: f32, and f16 where the device has
+/// `SHADER_F16` (required when `CONV2D_WGPU_EXPECT_F16` is set).
+pub fn precisions(ctx: &GpuContext) -> Vec<Precision> {
+    if ctx.supports_f16() {
+        return vec![Precision::F32, Precision::F16];
+    }
+    assert!(
+        std::env::var_os(EXPECT_F16).is_none(),
+        "{EXPECT_F16} is set but the device has no SHADER_F16:\n{ctx}"
+    );
+    vec![Precision::F32]
+}
+
 /// Uniform values in [-1, 1), reproducible from `seed`.
 pub fn random4(shape: [usize; 4], seed: u64) -> Array4<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -85,27 +141,49 @@ impl Case {
     /// Runs the case on the GPU with every algorithm that supports it, and on
     /// the CPU, with data from `seed`, and compares. Returns the algorithms run.
     pub fn check(&self, ctx: &GpuContext, seed: u64) -> Vec<Algorithm> {
+        self.check_in(ctx, seed, Precision::F32).0
+    }
+
+    /// [`Case::check`] with the layer run in `precision`; also returns the
+    /// largest error seen as a fraction of the tolerance.
+    pub fn check_in(
+        &self,
+        ctx: &GpuContext,
+        seed: u64,
+        precision: Precision,
+    ) -> (Vec<Algorithm>, f32) {
         let x = random4(self.input, seed);
         let w = random4(self.weights, seed + 1);
         let b = self.bias.then(|| random1(self.weights[3], seed + 2));
         let b = b.as_ref().map(|b| b.view());
         let mut ran = Vec::new();
+        let mut worst = 0.0f32;
         for algorithm in Algorithm::ALL {
-            let what = format!("{self:?} with {algorithm:?}");
+            let what = format!("{self:?} with {algorithm:?} in {precision:?}");
             let conv = GpuConv2d::new(ctx, w.view(), b, self.params)
+                .and_then(|conv| conv.with_precision(precision))
                 .unwrap_or_else(|e| panic!("{what}: GpuConv2d::new failed: {e}"));
             let Some(y) = forward_with(conv, algorithm, &x) else {
                 continue;
             };
             let y = y.unwrap_or_else(|e| panic!("{what}: forward failed: {e}"));
-            assert_matches_reference(&y, x.view(), w.view(), b, self.params, &what);
+            let ratio = assert_matches_reference_in(
+                &y,
+                x.view(),
+                w.view(),
+                b,
+                self.params,
+                precision,
+                &what,
+            );
+            worst = worst.max(ratio);
             ran.push(algorithm);
         }
         assert!(
             ran.contains(&Algorithm::Direct),
             "{self:?}: the direct kernel must always run"
         );
-        ran
+        (ran, worst)
     }
 }
 
@@ -144,7 +222,8 @@ pub fn params(
 }
 
 /// A fresh context on the same kind of adapter, with limits lowered by `lower`
-/// (adopted through `GpuContext::from_wgpu`). `None` as for [`gpu`].
+/// (adopted through `GpuContext::from_wgpu`), with `SHADER_F16` where the
+/// adapter has it and no other feature. `None` as for [`gpu`].
 pub fn gpu_with_limits(lower: impl FnOnce(&mut conv2d_wgpu::wgpu::Limits)) -> Option<GpuContext> {
     use conv2d_wgpu::wgpu;
     gpu()?;
@@ -156,6 +235,7 @@ pub fn gpu_with_limits(lower: impl FnOnce(&mut conv2d_wgpu::wgpu::Limits)) -> Op
     lower(&mut limits);
     let descriptor = wgpu::DeviceDescriptor {
         required_limits: limits,
+        required_features: adapter.features() & wgpu::Features::SHADER_F16,
         ..Default::default()
     };
     let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
