@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{assert_matches_reference, forward_with, params, random1, random4, Case};
+use common::{
+    assert_matches_reference, assert_matches_reference_in, forward_with, params, random1, random4,
+    Case,
+};
 use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuConv2d, Padding, Precision};
 use ndarray::{s, Array4, ShapeBuilder};
 
@@ -284,40 +287,47 @@ fn non_contiguous_inputs_match_the_cpu_reference() {
 #[test]
 fn nan_and_infinity_propagate_as_on_the_cpu() {
     // In the input and in the weights, next to padding, through every activation
-    // and every algorithm that can run the layer.
+    // and every algorithm that can run the layer, in every precision the
+    // device has.
     let Some(ctx) = common::gpu() else { return };
-    for (groups, cin) in [(1, 3), (1, 4), (4, 4)] {
-        for activation in ACTIVATIONS {
-            let mut x = random4([1, 6, 9, cin], 21);
-            x[[0, 1, 1, 0]] = f32::NAN;
-            x[[0, 4, 4, 1]] = f32::INFINITY;
-            x[[0, 0, 8, 0]] = f32::NEG_INFINITY;
-            let b = random1(4, 23);
-            let p = Conv2dParams {
-                padding: Padding::Same,
-                groups,
-                activation,
-                ..Default::default()
-            };
-            for algorithm in Algorithm::ALL {
-                let mut w = random4([3, 3, cin / groups, 4], 22);
-                // An infinite weight meeting the padding on the top row: the
-                // reference skips padding taps, and so do all kernels but
-                // TiledGemm, which multiplies padding as zeros (documented).
-                if algorithm != Algorithm::TiledGemm {
-                    w[[0, 0, 0, 1]] = f32::INFINITY;
-                }
-                let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p).unwrap();
-                let Some(y) = forward_with(conv, algorithm, &x) else {
-                    continue;
+    for precision in common::precisions(ctx) {
+        for (groups, cin) in [(1, 3), (1, 4), (4, 4)] {
+            for activation in ACTIVATIONS {
+                let mut x = random4([1, 6, 9, cin], 21);
+                x[[0, 1, 1, 0]] = f32::NAN;
+                x[[0, 4, 4, 1]] = f32::INFINITY;
+                x[[0, 0, 8, 0]] = f32::NEG_INFINITY;
+                let b = random1(4, 23);
+                let p = Conv2dParams {
+                    padding: Padding::Same,
+                    groups,
+                    activation,
+                    ..Default::default()
                 };
-                let y = y.unwrap();
-                let what = format!("{activation:?} {algorithm:?} groups {groups}");
-                assert!(
-                    y.iter().any(|v| v.is_nan()),
-                    "{what}: NaN must reach the output"
-                );
-                assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, &what);
+                for algorithm in Algorithm::ALL {
+                    let mut w = random4([3, 3, cin / groups, 4], 22);
+                    // An infinite weight meeting the padding on the top row: the
+                    // reference skips padding taps, and so do all kernels but
+                    // TiledGemm, which multiplies padding as zeros (documented).
+                    if algorithm != Algorithm::TiledGemm {
+                        w[[0, 0, 0, 1]] = f32::INFINITY;
+                    }
+                    let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p)
+                        .and_then(|c| c.with_precision(precision))
+                        .unwrap();
+                    let Some(y) = forward_with(conv, algorithm, &x) else {
+                        continue;
+                    };
+                    let y = y.unwrap();
+                    let what =
+                        format!("{activation:?} {algorithm:?} groups {groups} {precision:?}");
+                    assert!(
+                        y.iter().any(|v| v.is_nan()),
+                        "{what}: NaN must reach the output"
+                    );
+                    let b = Some(b.view());
+                    assert_matches_reference_in(&y, x.view(), w.view(), b, p, precision, &what);
+                }
             }
         }
     }
@@ -325,23 +335,28 @@ fn nan_and_infinity_propagate_as_on_the_cpu() {
 
 #[test]
 fn activation_extremes_match_the_cpu() {
-    // Pre-activations of +-100 and +-1e30: sigmoid, tanh and silu must saturate
-    // as on the CPU, not overflow into NaN.
+    // Pre-activations of +-100 and +-1e30 (infinite in f16): sigmoid, tanh and
+    // silu must saturate as on the CPU, not overflow into NaN.
     let Some(ctx) = common::gpu() else { return };
     let x = Array4::from_shape_vec((1, 1, 4, 1), vec![100.0, -100.0, 1e30, -1e30]).unwrap();
     let w = Array4::ones((1, 1, 1, 1));
-    for activation in ACTIVATIONS {
-        let p = Conv2dParams {
-            activation,
-            ..Default::default()
-        };
-        for algorithm in Algorithm::ALL {
-            let conv = GpuConv2d::new(ctx, w.view(), None, p).unwrap();
-            let Some(y) = forward_with(conv, algorithm, &x) else {
-                continue;
+    for precision in common::precisions(ctx) {
+        for activation in ACTIVATIONS {
+            let p = Conv2dParams {
+                activation,
+                ..Default::default()
             };
-            let what = format!("{activation:?} {algorithm:?} extremes");
-            assert_matches_reference(&y.unwrap(), x.view(), w.view(), None, p, &what);
+            for algorithm in Algorithm::ALL {
+                let conv = GpuConv2d::new(ctx, w.view(), None, p)
+                    .and_then(|c| c.with_precision(precision))
+                    .unwrap();
+                let Some(y) = forward_with(conv, algorithm, &x) else {
+                    continue;
+                };
+                let what = format!("{activation:?} {algorithm:?} extremes {precision:?}");
+                let y = y.unwrap();
+                assert_matches_reference_in(&y, x.view(), w.view(), None, p, precision, &what);
+            }
         }
     }
 }

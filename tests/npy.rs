@@ -7,7 +7,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::{assert_matches_reference, random1, random4};
-use conv2d_wgpu::{Conv2dError, Conv2dParams, GpuConv2d, Padding};
+use conv2d_wgpu::half::f16;
+use conv2d_wgpu::{Conv2dError, Conv2dParams, GpuConv2d, Padding, Precision};
 use ndarray::{Array1, Array3, Array4};
 use ndarray_npy::write_npy;
 
@@ -102,5 +103,76 @@ fn bad_files_are_errors_naming_the_file() {
     assert!(
         matches!(e, Conv2dError::BiasLength { bias_len: 3, .. }),
         "{e}"
+    );
+}
+
+/// An `.npy` file of f16 values (`<f2`, or `>f2` when `big_endian`), written
+/// by hand as `numpy.save` would (ndarray-npy writes no f16).
+fn write_f16_npy(path: &std::path::Path, shape: &[usize], values: &[f16], big_endian: bool) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let descr = if big_endian { ">f2" } else { "<f2" };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        let b = if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
+        bytes.extend_from_slice(&b);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn f16_npy_files_load_widened_exactly() {
+    let w = random4([3, 3, 2, 4], 50).mapv(f16::from_f32);
+    let b = random1(4, 51).mapv(f16::from_f32);
+    for big_endian in [false, true] {
+        let (w_path, b_path) = (temp("w16.npy"), temp("b16.npy"));
+        write_f16_npy(&w_path, &[3, 3, 2, 4], w.as_slice().unwrap(), big_endian);
+        write_f16_npy(&b_path, &[4], b.as_slice().unwrap(), big_endian);
+        let loaded = conv2d_wgpu::read_npy_weights(&w_path).unwrap();
+        assert_eq!(loaded, w.mapv(f16::to_f32), "big endian: {big_endian}");
+        let bias = conv2d_wgpu::read_npy_bias(&b_path).unwrap();
+        assert_eq!(bias, b.mapv(f16::to_f32));
+        // Truncated f16 data is an error naming the file.
+        let truncated = temp("w16_truncated.npy");
+        let full = std::fs::read(&w_path).unwrap();
+        std::fs::write(&truncated, &full[..full.len() - 3]).unwrap();
+        let e = conv2d_wgpu::read_npy_weights(&truncated).unwrap_err();
+        assert!(e.to_string().contains("w16_truncated.npy"), "{e}");
+    }
+    // And through a layer run in f16, where the adapter has it.
+    let Some(ctx) = common::gpu_f16() else { return };
+    let (w_path, b_path) = (temp("w16.npy"), temp("b16.npy"));
+    write_f16_npy(&w_path, &[3, 3, 2, 4], w.as_slice().unwrap(), false);
+    write_f16_npy(&b_path, &[4], b.as_slice().unwrap(), false);
+    let p = Conv2dParams::default();
+    let conv = GpuConv2d::from_npy(ctx, &w_path, Some(&b_path), p)
+        .and_then(|c| c.with_precision(Precision::F16))
+        .unwrap();
+    let x = random4([1, 6, 6, 2], 52);
+    let y = conv.forward(x.view()).unwrap();
+    let (w32, b32) = (w.mapv(f16::to_f32), b.mapv(f16::to_f32));
+    common::assert_matches_reference_in(
+        &y,
+        x.view(),
+        w32.view(),
+        Some(b32.view()),
+        p,
+        Precision::F16,
+        "f16 npy",
     );
 }

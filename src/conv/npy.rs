@@ -2,8 +2,12 @@
 
 use std::path::Path;
 
-use ndarray::{Array1, Array4};
-use ndarray_npy::ReadNpyExt;
+use std::io::Read;
+
+use half::f16;
+use ndarray::{Array, Array1, Array4, Dimension};
+use ndarray_npy::{ReadDataError, ReadNpyError, ReadNpyExt, ReadableElement};
+use py_literal::Value as PyValue;
 
 use crate::conv::layer::GpuConv2d;
 use crate::runtime::context::GpuContext;
@@ -11,14 +15,16 @@ use crate::semantics::error::{Conv2dError, Result, SourceError};
 use crate::semantics::params::Conv2dParams;
 
 impl GpuConv2d {
-    /// A layer from `.npy` files: HWIO f32 weights (a Keras `Conv2D` kernel,
-    /// `np.save("w.npy", layer.get_weights()[0])`) and an optional f32 bias.
+    /// A layer from `.npy` files: HWIO f32 or f16 weights (a Keras `Conv2D` kernel,
+    /// `np.save("w.npy", layer.get_weights()[0])`) and an optional f32 or f16
+    /// bias. f16 arrays are widened to f32 exactly; run the layer in f16 with
+    /// [`GpuConv2d::with_precision`].
     /// PyTorch users save `weight.permute(2, 3, 1, 0)` or convert with
     /// [`oihw_to_hwio`](crate::oihw_to_hwio) after loading it themselves.
     ///
     /// # Errors
     /// [`Conv2dError::Npy`] naming the file and what was found for a missing,
-    /// truncated or corrupt file, a dtype other than little-endian f32, or the
+    /// truncated or corrupt file, a dtype other than f32 or f16, or the
     /// wrong rank (its `source()` is the io or npy error); then the errors of
     /// [`GpuConv2d::new`].
     ///
@@ -48,7 +54,8 @@ impl GpuConv2d {
     }
 }
 
-/// Reads HWIO f32 weights saved with `numpy.save` (feature `npy`), without a device.
+/// Reads HWIO weights saved with `numpy.save` (feature `npy`), without a
+/// device: f32, or f16 widened exactly to f32.
 ///
 /// # Errors
 /// [`Conv2dError::Npy`] naming the file and what was wrong, with the io or npy
@@ -66,7 +73,7 @@ pub fn read_npy_weights(path: impl AsRef<Path>) -> Result<Array4<f32>> {
     read(path.as_ref(), "HWIO weights (rank 4)")
 }
 
-/// Reads an f32 bias `(cout)` saved with `numpy.save` (feature `npy`).
+/// Reads a bias `(cout)` saved with `numpy.save` (feature `npy`), f32 or f16.
 ///
 /// # Errors
 /// As [`read_npy_weights`].
@@ -80,19 +87,77 @@ pub fn npy_weights_from_bytes(bytes: &[u8]) -> Result<Array4<f32>> {
     parse(bytes, Path::new("<bytes>"), "HWIO weights (rank 4)")
 }
 
-fn read<T: ReadNpyExt>(path: &Path, expected: &str) -> Result<T> {
-    let file = std::fs::File::open(path).map_err(|e| Conv2dError::Npy {
+fn read<D: Dimension>(path: &Path, expected: &str) -> Result<Array<f32, D>> {
+    let bytes = std::fs::read(path).map_err(|e| Conv2dError::Npy {
         path: path.display().to_string(),
         message: format!("cannot open it: {e}"),
         source: Some(SourceError::new(e)),
     })?;
-    parse(std::io::BufReader::new(file), path, expected)
+    parse(&bytes, path, expected)
 }
 
-fn parse<T: ReadNpyExt>(reader: impl std::io::Read, path: &Path, expected: &str) -> Result<T> {
-    T::read_npy(reader).map_err(|e| Conv2dError::Npy {
+/// The array in `bytes`: f32, or f16 widened to f32.
+fn parse<D: Dimension>(bytes: &[u8], path: &Path, expected: &str) -> Result<Array<f32, D>> {
+    let parsed = match Array::<f32, D>::read_npy(bytes) {
+        Err(ReadNpyError::WrongDescriptor(descriptor)) if NpyF16::describes(&descriptor) => {
+            Array::<NpyF16, D>::read_npy(bytes).map(|a| a.mapv(|h| h.0.to_f32()))
+        }
+        other => other,
+    };
+    parsed.map_err(|e| Conv2dError::Npy {
         path: path.display().to_string(),
-        message: format!("expected little-endian f32 {expected}: {e}"),
+        message: format!("expected f32 or f16 {expected}: {e}"),
         source: Some(SourceError::new(e)),
     })
+}
+
+/// An f16 element of an `.npy` file (`<f2` or `>f2`).
+#[derive(Clone, Copy)]
+struct NpyF16(f16);
+
+impl NpyF16 {
+    fn describes(descriptor: &PyValue) -> bool {
+        matches!(descriptor, PyValue::String(s) if s == "<f2" || s == ">f2")
+    }
+}
+
+impl ReadableElement for NpyF16 {
+    fn read_to_end_exact_vec<R: std::io::Read>(
+        mut reader: R,
+        type_desc: &PyValue,
+        len: usize,
+    ) -> std::result::Result<Vec<Self>, ReadDataError> {
+        let little = match type_desc {
+            PyValue::String(s) if s == "<f2" => true,
+            PyValue::String(s) if s == ">f2" => false,
+            other => return Err(ReadDataError::WrongDescriptor(other.clone())),
+        };
+        // Grows with the data actually there, never with the header's claim.
+        let wanted = len.checked_mul(2).ok_or(ReadDataError::MissingData)?;
+        let mut bytes = Vec::new();
+        (&mut reader)
+            .take(wanted as u64)
+            .read_to_end(&mut bytes)
+            .map_err(ReadDataError::Io)?;
+        if bytes.len() < wanted {
+            return Err(ReadDataError::MissingData);
+        }
+        let extra = reader
+            .read_to_end(&mut Vec::new())
+            .map_err(ReadDataError::Io)?;
+        if extra > 0 {
+            return Err(ReadDataError::ExtraBytes(extra));
+        }
+        Ok(bytes
+            .chunks_exact(2)
+            .map(|b| {
+                let pair = [b[0], b[1]];
+                NpyF16(if little {
+                    f16::from_le_bytes(pair)
+                } else {
+                    f16::from_be_bytes(pair)
+                })
+            })
+            .collect())
+    }
 }

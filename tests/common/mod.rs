@@ -5,6 +5,7 @@
 pub mod seed;
 mod tolerance;
 
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use tolerance::{
     assert_matches_reference, assert_matches_reference_in, round_to_f16, F16_UNDERFLOW,
     F16_UNIT_ROUNDOFF,
