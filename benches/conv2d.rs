@@ -8,13 +8,20 @@
 //!   timed to completion (`iter_custom` + `ctx.wait()`);
 //! - `gpu_resident/naive_direct`: the same with the one-invocation-per-output
 //!   kernel, the baseline the speed-ups are measured against;
+//! - `gpu_resident_f16/<algorithm>` (B2, B6, B7, where the adapter has
+//!   SHADER_F16): the same layer in `Precision::F16`, f16 input on the device;
 //! - `gpu_end_to_end`: host array in, host array out;
 //! - `cpu_fast`: im2col + gemm; `cpu_reference`: the naive oracle (small shapes only).
 
 use std::time::{Duration, Instant};
 
-use conv2d_wgpu::{conv2d_cpu, conv2d_cpu_fast, Algorithm, GpuContext, GpuConv2d};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use conv2d_wgpu::{
+    conv2d_cpu, conv2d_cpu_fast, Algorithm, DType, GpuContext, GpuConv2d, GpuTensor, Precision,
+};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use ndarray::Array1;
 
 #[path = "common/shapes.rs"]
@@ -50,16 +57,17 @@ fn bench(c: &mut Criterion) {
             let chosen = format!("{:?}", conv.algorithm_for(s.input).unwrap());
             let x_device = ctx.upload(x.view()).unwrap();
             for (name, layer) in [(chosen.as_str(), &conv), ("naive_direct", &naive)] {
-                group.bench_function(BenchmarkId::new("gpu_resident", name), |bench| {
-                    bench.iter_custom(|iterations| {
-                        let start = Instant::now();
-                        for _ in 0..iterations {
-                            layer.forward_tensor(&x_device).unwrap();
-                            ctx.wait().unwrap();
-                        }
-                        start.elapsed()
-                    })
-                });
+                let id = BenchmarkId::new("gpu_resident", name);
+                bench_resident(&mut group, id, ctx, layer, &x_device);
+            }
+            if ctx.supports_f16() && ["B2", "B6", "B7"].contains(&s.id.as_str()) {
+                let half = GpuConv2d::new(ctx, w.view(), Some(b.view()), s.params)
+                    .and_then(|c| c.with_precision(Precision::F16))
+                    .unwrap();
+                let name = format!("{:?}", half.algorithm_for(s.input).unwrap());
+                let x16 = ctx.upload_as(x.view(), DType::F16).unwrap();
+                let id = BenchmarkId::new("gpu_resident_f16", name);
+                bench_resident(&mut group, id, ctx, &half, &x16);
             }
             group.bench_function("gpu_end_to_end", |bench| {
                 bench.iter(|| conv.forward(x.view()).unwrap())
@@ -75,6 +83,26 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+/// `layer` on a device tensor, output left on the device, timed to completion.
+fn bench_resident(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    ctx: &GpuContext,
+    layer: &GpuConv2d,
+    x: &GpuTensor,
+) {
+    group.bench_function(id, |bench| {
+        bench.iter_custom(|iterations| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                layer.forward_tensor(x).unwrap();
+                ctx.wait().unwrap();
+            }
+            start.elapsed()
+        })
+    });
 }
 
 criterion_group!(benches, bench);

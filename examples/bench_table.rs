@@ -9,12 +9,15 @@
 //! (the baseline every speed-up is measured against); GPU end-to-end (host array
 //! in, host array out); the fast CPU path; the CPU reference on small shapes.
 //! Every figure is a median. Results are checked against the CPU fast path.
+//! Where the adapter has SHADER_F16, a second table gives each shape in
+//! `Precision::F16` beside f32 (device-resident GFLOP/s, device bytes of
+//! weights, input and output), from the same run.
 
 use std::time::{Duration, Instant};
 
 use conv2d_wgpu::{
-    conv2d_cpu, conv2d_cpu_fast, Activation, Algorithm, Conv2dParams, GpuContext, GpuConv2d,
-    GpuSequential, Padding,
+    conv2d_cpu, conv2d_cpu_fast, Activation, Algorithm, Conv2dParams, DType, GpuContext, GpuConv2d,
+    GpuSequential, Padding, Precision,
 };
 use ndarray::Array1;
 
@@ -131,6 +134,20 @@ struct Row {
     cpu_fast: f64,
     cpu_reference: Option<f64>,
     max_diff: f32,
+    /// Device bytes of weights + bias, input and output in f32.
+    bytes_f32: u64,
+    half: Option<HalfRow>,
+}
+
+/// The same layer in `Precision::F16`.
+struct HalfRow {
+    algorithm: Algorithm,
+    resident: f64,
+    /// Host f32 in and out, converted to and from f16 on the host.
+    end_to_end: f64,
+    bytes: u64,
+    /// Largest |f16 - CPU| / max |CPU|.
+    max_rel_diff: f32,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -214,6 +231,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         let (y_gpu, y_cpu) = (y_gpu.unwrap(), y_cpu.unwrap());
         let max_diff = (&y_gpu - &y_cpu).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        let y_device = conv.forward_tensor(&x_device)?;
+        let bytes_f32 = conv.weight_bytes() + x_device.device_bytes() + y_device.device_bytes();
+        let half = if ctx.supports_f16() {
+            let conv16 = conv.with_precision(Precision::F16)?;
+            let x16 = ctx.upload_as(x.view(), DType::F16)?;
+            let resident = median(budget, || {
+                conv16.forward_tensor(&x16).unwrap();
+                ctx.wait().unwrap();
+            });
+            let end_to_end = median(budget, || drop(conv16.forward(x.view()).unwrap()));
+            let y16 = conv16.forward_tensor(&x16)?;
+            let scale = y_cpu
+                .iter()
+                .fold(0.0f32, |m, v| m.max(v.abs()))
+                .max(f32::MIN_POSITIVE);
+            let max_rel_diff = (&y16.to_array()? - &y_cpu)
+                .iter()
+                .fold(0.0f32, |m, d| m.max(d.abs()))
+                / scale;
+            Some(HalfRow {
+                algorithm: conv16.algorithm_for(s.input)?,
+                resident: gflops(resident),
+                end_to_end: gflops(end_to_end),
+                bytes: conv16.weight_bytes() + x16.device_bytes() + y16.device_bytes(),
+                max_rel_diff,
+            })
+        } else {
+            None
+        };
         rows.push(Row {
             id: s.id,
             kernel: s.kernel,
@@ -225,6 +271,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpu_fast: gflops(cpu_fast),
             cpu_reference: cpu_reference.map(gflops),
             max_diff,
+            bytes_f32,
+            half,
         });
         progress.inc(1);
     }
@@ -270,6 +318,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         geomean(&|r| r.end_to_end),
         geomean(&|r| r.cpu_fast)
     );
+    half_table(&rows);
     if let Some(b1) = rows.iter().find(|r| r.id == "B1") {
         let bare = bare_round_trip(&ctx, 32, 8, budget);
         let call = b1.mflop * 1e6 / (b1.end_to_end * 1e9);
@@ -336,6 +385,40 @@ fn stack_vs_separate(ctx: &GpuContext, budget: Duration) -> Result<(), Box<dyn s
         after.bind_groups_created - before.bind_groups_created
     );
     Ok(())
+}
+
+/// f16 beside f32 per shape, when the adapter ran f16.
+fn half_table(rows: &[Row]) {
+    if rows.iter().all(|r| r.half.is_none()) {
+        println!("\nf16: the adapter has no SHADER_F16, so Precision::F16 was not run.");
+        return;
+    }
+    println!(
+        "\nPrecision::F16 beside F32 (device-resident, and end-to-end from f32 host arrays, \
+         which f16 converts on the host; device bytes = weights + bias, input, output):\n"
+    );
+    println!("| id | algorithm | f32 GFLOP/s | f16 GFLOP/s | f16 / f32 | f32 end-to-end GFLOP/s | f16 end-to-end GFLOP/s | f32 device KiB | f16 device KiB | f16 max diff / max abs output |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for r in rows {
+        let Some(h) = &r.half else { continue };
+        ratios.push(h.resident / r.resident);
+        println!(
+            "| {} | {:?} | {} | {} | {:.2}x | {} | {} | {} | {} | {:.1e} |",
+            r.id,
+            h.algorithm,
+            figure(r.resident),
+            figure(h.resident),
+            h.resident / r.resident,
+            figure(r.end_to_end),
+            figure(h.end_to_end),
+            figure(r.bytes_f32 as f64 / 1024.0),
+            figure(h.bytes as f64 / 1024.0),
+            h.max_rel_diff
+        );
+    }
+    let geomean = (ratios.iter().map(|v| v.ln()).sum::<f64>() / ratios.len() as f64).exp();
+    println!("\nGeomean f16 / f32 over these shapes: {geomean:.2}x");
 }
 
 /// Three significant digits, however small.

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{assert_matches_reference, random1, random4};
-use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuConv2d, Padding};
+use common::{assert_matches_reference_in, random1, random4};
+use conv2d_wgpu::{conv2d_cpu, Activation, Conv2dParams, GpuConv2d, Padding, Precision};
 use proptest::prelude::*;
 
 /// Inputs per run (per backend in CI).
@@ -125,17 +125,24 @@ proptest! {
     fn arbitrary_layers_give_the_reference_answer_or_its_error(
         layer in prop_oneof![1 => anything(), 3 => consistent()],
         seed in any::<u64>(),
+        half in any::<bool>(),
     ) {
         let Some(ctx) = common::gpu() else { return Ok(()) };
+        // Half the cases in f16 where the device has it.
+        let precision = if half && ctx.supports_f16() { Precision::F16 } else { Precision::F32 };
         let Layer { input, weights, bias_len, params } = layer;
         let x = random4(input, seed);
         let w = random4(weights, seed ^ 1);
         let b = bias_len.map(|len| random1(len, seed ^ 2));
         let b = b.as_ref().map(|b| b.view());
         let reference = conv2d_cpu(x.view(), w.view(), b, params);
-        let gpu = GpuConv2d::new(ctx, w.view(), b, params).and_then(|conv| conv.forward(x.view()));
+        let gpu = GpuConv2d::new(ctx, w.view(), b, params)
+            .and_then(|conv| conv.with_precision(precision))
+            .and_then(|conv| conv.forward(x.view()));
         match (gpu, reference) {
-            (Ok(y), Ok(_)) => assert_matches_reference(&y, x.view(), w.view(), b, params, "fuzz"),
+            (Ok(y), Ok(_)) => {
+                assert_matches_reference_in(&y, x.view(), w.view(), b, params, precision, "fuzz");
+            }
             (Err(g), Err(r)) => prop_assert_eq!(g.to_string(), r.to_string()),
             (g, r) => prop_assert!(false, "GPU {:?} but CPU {:?}", g.map(|_| ()), r.map(|_| ())),
         }

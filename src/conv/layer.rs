@@ -92,7 +92,8 @@ impl GpuConv2d {
     /// accumulated in f32 and bias and activation applied in f32, and the
     /// result is rounded once to f16. The host forms ([`GpuConv2d::forward`]
     /// and friends) still take and return f32: they round the input to f16 and
-    /// widen the output on the host.
+    /// widen the output on the host. Going back to [`Precision::F32`] keeps
+    /// the f16-rounded weights (make a new layer for the original ones).
     ///
     /// Every [`Algorithm`] runs in both precisions. Compared with the CPU
     /// reference computed on the f16-rounded input, weights and bias, an f16
