@@ -47,6 +47,7 @@ pub use cpu::reference::conv2d_cpu;
 pub use half;
 pub use runtime::context::{ContextStats, GpuContext};
 pub use runtime::tensor::GpuTensor;
+pub use runtime::tuning::{Tuning, TuningStats};
 pub use semantics::algorithm::Algorithm;
 pub use semantics::error::{Conv2dError, GpuErrorKind, Result, SourceError};
 pub use semantics::layout::{nchw_to_nhwc, nhwc_to_nchw, oihw_to_hwio};

@@ -39,6 +39,9 @@ pub(crate) struct LayerFacts<'a> {
     /// Output-channel chunks its weights are stored in (usually 1).
     pub weight_chunks: usize,
     pub forced: Option<Algorithm>,
+    /// The fastest algorithm measured on this adapter (`Tuning::Measure`),
+    /// used instead of the heuristic when it supports the input.
+    pub tuned: Option<Algorithm>,
     /// The element type its weights, inputs and outputs are stored in.
     pub dtype: DType,
 }
@@ -61,7 +64,10 @@ pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> R
             None => forced,
             Some(reason) => return Err(unsupported_error(forced, reason, facts.layer)),
         },
-        None => heuristic(g, caps, facts.weight_chunks),
+        None => match facts.tuned {
+            Some(tuned) if unsupported(tuned, g, facts.weight_chunks).is_none() => tuned,
+            _ => heuristic(g, caps, facts.weight_chunks),
+        },
     };
     let (geometry, kernel) = lower(algorithm, g, caps);
     Ok(Choice {

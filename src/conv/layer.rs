@@ -13,6 +13,7 @@ use crate::conv::encode;
 use crate::conv::kernels::KernelKind;
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
+use crate::conv::tuning;
 use crate::conv::weights::LayerWeights;
 use crate::runtime::context::GpuContext;
 use crate::runtime::elements;
@@ -475,15 +476,30 @@ impl GpuConv2d {
     }
 
     /// The algorithm a forward pass on an NHWC input of this shape runs: the one
-    /// forced with [`GpuConv2d::with_algorithm`], or the heuristic's choice.
+    /// forced with [`GpuConv2d::with_algorithm`], else the fastest measured on
+    /// this adapter when the context's tuning is
+    /// [`Tuning::Measure`](crate::Tuning::Measure) (measured now if this layer
+    /// and input shape are not in the tuning cache), else the heuristic's choice.
     ///
     /// # Errors
     /// The shape errors of [`GpuConv2d::forward`], or
     /// [`Conv2dError::UnsupportedAlgorithm`] when a forced algorithm cannot run it.
     pub fn algorithm_for(&self, input: [usize; 4]) -> Result<Algorithm> {
         let geometry = self.layer.geometry(input)?;
-        let choice = choice::choose(self.facts(), &geometry, DeviceCaps::of(&self.ctx))?;
+        let facts = self.tuned_facts(input)?;
+        let choice = choice::choose(facts, &geometry, DeviceCaps::of(&self.ctx))?;
         Ok(choice.algorithm)
+    }
+
+    /// [`GpuConv2d::facts`] with the algorithm measured for `input` when the
+    /// context's tuning is `Measure` (measuring it now if it is not cached).
+    fn tuned_facts(&self, input: [usize; 4]) -> Result<LayerFacts<'_>> {
+        let slope = self.layer.params.activation.slope();
+        let tuned = tuning::tuned_algorithm(&self.ctx, self.facts(), &self.weights, slope, input)?;
+        Ok(LayerFacts {
+            tuned,
+            ..self.facts()
+        })
     }
 
     /// The same layer, always run with `algorithm` (for tests and benchmarks).
@@ -559,6 +575,7 @@ impl GpuConv2d {
             layer: &self.layer,
             weight_chunks: self.weights.chunks.len(),
             forced: self.forced,
+            tuned: None,
             dtype: self.dtype(),
         }
     }
@@ -566,7 +583,8 @@ impl GpuConv2d {
     /// The prepared pass for `shape`, from the cache or planned now.
     fn prepared(&self, shape: [usize; 4]) -> Result<Arc<Prepared>> {
         let prepared = self.cache.get_or_prepare(shape, || {
-            let plan = Plan::new(&self.ctx, self.facts(), &self.weights.chunk_widths(), shape)?;
+            let facts = self.tuned_facts(shape)?;
+            let plan = Plan::new(&self.ctx, facts, &self.weights.chunk_widths(), shape)?;
             let slope = self.layer.params.activation.slope();
             let dispatches = self.ctx.capture("preparing a conv2d", || {
                 encode::dispatches(&self.ctx, &plan, &self.weights, slope)

@@ -14,5 +14,6 @@ pub(crate) mod npy;
 pub(crate) mod pipelines;
 pub(crate) mod plan;
 pub(crate) mod sequential;
+pub(crate) mod tuning;
 pub(crate) mod uniform;
 pub(crate) mod weights;

@@ -3,10 +3,12 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::adapter::select_adapter;
+use crate::runtime::tuning::{Tuning, TuningStats, TuningStore};
 use crate::runtime::{readback, scope};
 use crate::semantics::error::{Conv2dError, Result};
 
@@ -29,6 +31,8 @@ pub(crate) struct ContextInner {
     counters: Counters,
     /// Buffers of dropped tensors, by size, for the next outputs of that size.
     spare: Mutex<Vec<wgpu::Buffer>>,
+    /// The tuning mode and the cache of measured choices.
+    pub tuning: TuningStore,
     /// Per-device state of the layers above (their pipeline caches), by type.
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
@@ -65,12 +69,17 @@ impl GpuContext {
     /// Honours the environment variables wgpu users know:
     /// `WGPU_BACKEND` (e.g. `vulkan`, `gl`, `metal`, `dx12`, comma separated),
     /// `WGPU_ADAPTER_NAME` (case-insensitive substring of the adapter name) and
-    /// `WGPU_POWER_PREF` (`low`, `high` or `none`).
+    /// `WGPU_POWER_PREF` (`low`, `high` or `none`); and the crate's own
+    /// `CONV2D_WGPU_TUNING=measure` (see [`GpuContext::set_tuning`]) and
+    /// `CONV2D_WGPU_TUNING_CACHE=PATH` (load the tuning cache from `PATH` if it
+    /// exists, and save it there after every measurement).
     ///
     /// # Errors
     /// [`Conv2dError::NoAdapter`] when no adapter matches (wgpu's message, or the
     /// names of the adapters present), [`Conv2dError::DeviceRequest`] when the
-    /// adapter refuses a device.
+    /// adapter refuses a device, [`Conv2dError::TuningCache`] for an unreadable
+    /// or corrupt `CONV2D_WGPU_TUNING_CACHE` file, or a `CONV2D_WGPU_TUNING`
+    /// that is neither `measure` nor `heuristic`.
     ///
     /// # Example
     /// ```
@@ -110,7 +119,31 @@ impl GpuContext {
                     adapter: info.name.clone(),
                     message: e.to_string(),
                 })?;
-        Ok(Self::build(device, queue, info))
+        let ctx = Self::build(device, queue, info);
+        ctx.tuning_from_env()?;
+        Ok(ctx)
+    }
+
+    /// `CONV2D_WGPU_TUNING` and `CONV2D_WGPU_TUNING_CACHE`.
+    fn tuning_from_env(&self) -> Result<()> {
+        if let Ok(value) = std::env::var("CONV2D_WGPU_TUNING") {
+            let mode = match value.to_ascii_lowercase().as_str() {
+                "measure" => Tuning::Measure,
+                "heuristic" | "" => Tuning::Heuristic,
+                _ => {
+                    return Err(Conv2dError::TuningCache {
+                        path: "CONV2D_WGPU_TUNING".into(),
+                        message: format!("{value:?} is neither \"measure\" nor \"heuristic\""),
+                        source: None,
+                    })
+                }
+            };
+            self.set_tuning(mode);
+        }
+        if let Some(path) = std::env::var_os("CONV2D_WGPU_TUNING_CACHE") {
+            self.inner.tuning.autosave_to(path.into())?;
+        }
+        Ok(())
     }
 
     /// Adopts a device and queue the application already owns (a renderer, a
@@ -142,6 +175,7 @@ impl GpuContext {
 
     fn build(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
         let limits = device.limits();
+        let tuning = TuningStore::new(&info);
         let lost = Arc::new(Mutex::new(None));
         let record = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -157,6 +191,7 @@ impl GpuContext {
                 lost,
                 counters: Counters::default(),
                 spare: Mutex::new(Vec::new()),
+                tuning,
                 extensions: Mutex::new(HashMap::new()),
             }),
         }
@@ -207,6 +242,74 @@ impl GpuContext {
             buffers_created: c.buffers_created.load(Ordering::Relaxed),
             bind_groups_created: c.bind_groups_created.load(Ordering::Relaxed),
         }
+    }
+
+    /// How layers on this context choose their algorithm: the heuristic (the
+    /// default) or measurement on this adapter. With [`Tuning::Measure`], the
+    /// first forward pass of a layer on an input shape (or `algorithm_for`)
+    /// times each algorithm that can run it — one warm-up and up to 5 timed
+    /// runs each (submit and wait), a candidate dropped after one run when it
+    /// is over twice as slow as the best so far — and keeps the fastest, for
+    /// every layer of that shape on this context. That first call costs about
+    /// 6 forward passes per candidate (at most 5 candidates, most layers 2 or
+    /// 3) plus compiling their pipelines; later calls cost nothing extra. The
+    /// results agree within the tolerance every algorithm is tested to.
+    ///
+    /// ```
+    /// # if conv2d_wgpu::GpuContext::new().is_err() && std::env::var_os("CONV2D_WGPU_SKIP_GPU_TESTS").is_some() { return Ok(()); } // no adapter here
+    /// use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d, Tuning};
+    /// use ndarray::Array4;
+    /// let ctx = GpuContext::new()?;
+    /// ctx.set_tuning(Tuning::Measure);
+    /// let conv = GpuConv2d::new(&ctx, Array4::from_elem((3, 3, 8, 16), 0.1).view(), None, Conv2dParams::default())?;
+    /// let fastest = conv.algorithm_for([1, 32, 32, 8])?; // measured here, once
+    /// assert_eq!(ctx.tuning_stats().measured, 1);
+    /// let path = std::env::temp_dir().join("conv2d_doc_tuning.json");
+    /// ctx.save_tuning(&path)?; // ship it with the application
+    /// let other = GpuContext::new()?;
+    /// other.set_tuning(Tuning::Measure);
+    /// other.load_tuning(&path)?;
+    /// let again = GpuConv2d::new(&other, Array4::from_elem((3, 3, 8, 16), 0.1).view(), None, Conv2dParams::default())?;
+    /// assert_eq!(again.algorithm_for([1, 32, 32, 8])?, fastest);
+    /// assert_eq!(other.tuning_stats().measured, 0); // from the cache
+    /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
+    /// ```
+    pub fn set_tuning(&self, tuning: Tuning) {
+        self.inner.tuning.set_mode(tuning);
+    }
+
+    /// The tuning mode (see [`GpuContext::set_tuning`]).
+    pub fn tuning(&self) -> Tuning {
+        self.inner.tuning.mode()
+    }
+
+    /// What the tuning cache has done: shapes measured, answered from the
+    /// cache, entries held for this adapter.
+    pub fn tuning_stats(&self) -> TuningStats {
+        self.inner.tuning.stats()
+    }
+
+    /// Writes the tuning cache to `path` as JSON, keyed by adapter (name,
+    /// backend, driver, vendor and device ids) and by layer and input shape.
+    /// Sections of other adapters read by [`GpuContext::load_tuning`] are
+    /// written back unchanged. The file is written beside `path` and renamed
+    /// over it, so it is never left half written.
+    ///
+    /// # Errors
+    /// [`Conv2dError::TuningCache`] naming the file when it cannot be written.
+    pub fn save_tuning(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.inner.tuning.save(path.as_ref())
+    }
+
+    /// Adds the entries `path` holds for this adapter to the tuning cache
+    /// (used when the mode is [`Tuning::Measure`]); entries measured on another
+    /// adapter are ignored (a `tracing` event with the feature on).
+    ///
+    /// # Errors
+    /// [`Conv2dError::TuningCache`] naming the file and what was wrong: it
+    /// cannot be read, it is corrupt or truncated, or it is another format.
+    pub fn load_tuning(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.inner.tuning.load(path.as_ref())
     }
 
     /// The wgpu device, for applications that mix their own work with the crate's.

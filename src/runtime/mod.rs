@@ -10,3 +10,4 @@ pub(crate) mod limits;
 pub(crate) mod readback;
 pub(crate) mod scope;
 pub(crate) mod tensor;
+pub(crate) mod tuning;

@@ -326,6 +326,19 @@ pub enum Conv2dError {
         source: Option<SourceError>,
     },
 
+    /// A tuning cache file could not be read or written (see
+    /// [`GpuContext::load_tuning`](crate::GpuContext::load_tuning)).
+    #[error("conv2d: tuning cache {path}: {message}")]
+    TuningCache {
+        /// The file.
+        path: String,
+        /// What was wrong: unreadable, corrupt or truncated, another format.
+        message: String,
+        /// The io or JSON error underneath, when there is one.
+        #[source]
+        source: Option<SourceError>,
+    },
+
     /// Mapping a result buffer for reading failed.
     #[error("conv2d: reading the result back failed: {0}")]
     Readback(String),

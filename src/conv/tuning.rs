@@ -1,0 +1,137 @@
+//! Autotuning: under `Tuning::Measure`, the algorithm for a layer and input
+//! shape is the fastest of those that can run it, timed on the context's own
+//! adapter and kept in its tuning cache (`runtime::tuning`), keyed by what
+//! the choice depends on.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::conv::choice::{self, DeviceCaps, LayerFacts};
+use crate::conv::encode;
+use crate::conv::plan::Plan;
+use crate::conv::weights::LayerWeights;
+use crate::runtime::context::GpuContext;
+use crate::runtime::limits::check_buffer;
+use crate::runtime::tuning::{TunedEntry, Tuning};
+use crate::semantics::algorithm::Algorithm;
+use crate::semantics::error::{Conv2dError, Result};
+
+/// Timed runs per candidate (after one warm-up run).
+const RUNS: usize = 5;
+/// A candidate whose first timed run is slower than this many times the best
+/// median so far is dropped after that run.
+const DROP_FACTOR: f64 = 2.0;
+
+/// The cache key of a layer on an input shape: everything the choice and the
+/// kernels' speed depend on.
+fn key(facts: &LayerFacts, input: [usize; 4]) -> String {
+    let layer = facts.layer;
+    format!(
+        "input {input:?} weights {:?} params {:?} dtype {} chunks {}",
+        layer.weights, layer.params, facts.dtype, facts.weight_chunks
+    )
+}
+
+/// The algorithm measured fastest for `facts` on `input`, measuring it now
+/// when it is not cached; `None` when tuning is off or an algorithm is forced.
+pub(crate) fn tuned_algorithm(
+    ctx: &GpuContext,
+    facts: LayerFacts,
+    weights: &LayerWeights,
+    leaky_slope: f32,
+    input: [usize; 4],
+) -> Result<Option<Algorithm>> {
+    if facts.forced.is_some() || ctx.tuning() != Tuning::Measure {
+        return Ok(None);
+    }
+    let store = &ctx.inner.tuning;
+    let key = key(&facts, input);
+    if let Some(entry) = store.get(&key) {
+        if let Some(known) = Algorithm::ALL
+            .into_iter()
+            .find(|a| format!("{a:?}") == entry.algorithm)
+        {
+            return Ok(Some(known));
+        }
+        // A name this version does not know (a cache from another version): measure.
+    }
+    let geometry = facts.layer.geometry(input)?;
+    let caps = DeviceCaps::of(ctx);
+    crate::trace::span!("conv2d.tune", input = ?input);
+    let mut medians = BTreeMap::new();
+    let mut best: Option<(Algorithm, f64)> = None;
+    for algorithm in Algorithm::ALL {
+        let candidate = LayerFacts {
+            forced: Some(algorithm),
+            ..facts
+        };
+        if choice::choose(candidate, &geometry, caps).is_err() {
+            continue;
+        }
+        let plan = match Plan::new(ctx, candidate, &weights.chunk_widths(), input) {
+            Ok(plan) => plan,
+            // A kernel this device cannot compile is not a candidate.
+            Err(
+                Conv2dError::WorkgroupTooLarge { .. } | Conv2dError::WorkgroupMemoryTooLarge { .. },
+            ) => continue,
+            Err(e) => return Err(e),
+        };
+        let median = time(ctx, &plan, weights, leaky_slope, input, best.map(|b| b.1))?;
+        medians.insert(format!("{algorithm:?}"), median * 1e6);
+        if best.is_none_or(|(_, fastest)| median < fastest) {
+            best = Some((algorithm, median));
+        }
+    }
+    let Some((algorithm, _)) = best else {
+        return Ok(None);
+    };
+    store.insert(
+        key,
+        TunedEntry {
+            algorithm: format!("{algorithm:?}"),
+            median_us: medians,
+        },
+    )?;
+    Ok(Some(algorithm))
+}
+
+/// Median seconds of `plan` on zero-filled buffers of the input's shape,
+/// submit to completion: one warm-up, then up to `RUNS` timed runs.
+fn time(
+    ctx: &GpuContext,
+    plan: &Plan,
+    weights: &LayerWeights,
+    leaky_slope: f32,
+    input: [usize; 4],
+    fastest: Option<f64>,
+) -> Result<f64> {
+    let limits = ctx.limits();
+    let input_bytes = check_buffer("input", &input, plan.dtype, limits)?;
+    let output_bytes = check_buffer("output", &plan.output_shape, plan.dtype, limits)?;
+    let work = ctx.capture("preparing a tuning run", || {
+        let dispatches = encode::dispatches(ctx, plan, weights, leaky_slope)?;
+        let x = ctx.new_tensor_buffer("conv2d tuning input", input_bytes);
+        let y = ctx.new_tensor_buffer("conv2d tuning output", output_bytes);
+        encode::bind(ctx, weights, &x, &y, &dispatches)
+    })?;
+    let run = || -> Result<f64> {
+        let start = Instant::now();
+        ctx.capture("timing a conv2d", || {
+            let mut encoder = ctx.device().create_command_encoder(&Default::default());
+            encode::record(&mut encoder, &plan.pipeline, &work);
+            ctx.submit(encoder.finish());
+            Ok(())
+        })?;
+        ctx.wait()?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    run()?;
+    let mut times = vec![run()?];
+    if fastest.is_none_or(|f| times[0] <= DROP_FACTOR * f) {
+        while times.len() < RUNS {
+            times.push(run()?);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
