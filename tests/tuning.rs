@@ -8,8 +8,15 @@ mod common;
 use common::{assert_matches_reference, gpu_with_limits, random1, random4};
 use conv2d_wgpu::{Algorithm, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, Padding, Tuning};
 
+/// A context of its own, tuning on. Adopted with no TIMESTAMP_QUERY, so these
+/// tests time candidates by wall clock; `tuning_env.rs` (a context from
+/// `GpuContext::new`) uses timestamp queries where the adapter has them.
 fn fresh() -> Option<GpuContext> {
     let ctx = gpu_with_limits(|_| {})?;
+    assert!(!ctx
+        .device()
+        .features()
+        .contains(conv2d_wgpu::wgpu::Features::TIMESTAMP_QUERY));
     ctx.set_tuning(Tuning::Measure);
     Some(ctx)
 }

@@ -23,6 +23,7 @@ fn the_environment_turns_tuning_on_and_persists_it() {
 
     let ctx = GpuContext::new().unwrap();
     assert_eq!(ctx.tuning(), Tuning::Measure);
+    eprintln!("{ctx}"); // says whether candidates are timed by timestamp queries
     let tuned = layer(&ctx).algorithm_for([1, 20, 20, 4]).unwrap();
     assert!(path.exists(), "saved as it learns");
     assert_eq!(ctx.tuning_stats().measured, 1);

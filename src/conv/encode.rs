@@ -212,10 +212,24 @@ pub(crate) fn record(
     pipeline: &wgpu::ComputePipeline,
     work: &[BoundDispatch],
 ) {
+    record_timed(encoder, pipeline, work, None);
+}
+
+/// [`record`], writing timestamps at the start and end of the pass (tuning).
+pub(crate) fn record_timed(
+    encoder: &mut wgpu::CommandEncoder,
+    pipeline: &wgpu::ComputePipeline,
+    work: &[BoundDispatch],
+    timestamps: Option<&wgpu::QuerySet>,
+) {
     crate::trace::span!("conv2d.dispatch", dispatches = work.len());
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: Some("conv2d"),
-        timestamp_writes: None,
+        timestamp_writes: timestamps.map(|query_set| wgpu::ComputePassTimestampWrites {
+            query_set,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
+        }),
     });
     pass.set_pipeline(pipeline);
     for d in work {

@@ -95,8 +95,10 @@ pub(crate) fn tuned_algorithm(
     Ok(Some(algorithm))
 }
 
-/// Median seconds of `plan` on zero-filled buffers of the input's shape,
-/// submit to completion: one warm-up, then up to `RUNS` timed runs.
+/// Median seconds of `plan` on zero-filled buffers of the input's shape: one
+/// warm-up, then up to `RUNS` timed runs, each the GPU time between
+/// timestamps at the start and end of its compute pass where the device has
+/// `TIMESTAMP_QUERY`, else the wall time of submitting it and waiting.
 fn time(
     ctx: &GpuContext,
     plan: &Plan,
@@ -114,16 +116,31 @@ fn time(
         let y = ctx.new_tensor_buffer("conv2d tuning output", output_bytes);
         encode::bind(ctx, weights, &x, &y, &dispatches)
     })?;
+    let timestamps = ctx
+        .device()
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+        .then(|| Timestamps::new(ctx))
+        .transpose()?;
     let run = || -> Result<f64> {
         let start = Instant::now();
         ctx.capture("timing a conv2d", || {
             let mut encoder = ctx.device().create_command_encoder(&Default::default());
-            encode::record(&mut encoder, &plan.pipeline, &work);
+            let queries = timestamps.as_ref().map(|t| &t.queries);
+            encode::record_timed(&mut encoder, &plan.pipeline, &work, queries);
+            if let Some(t) = &timestamps {
+                t.resolve(&mut encoder);
+            }
             ctx.submit(encoder.finish());
             Ok(())
         })?;
-        ctx.wait()?;
-        Ok(start.elapsed().as_secs_f64())
+        match &timestamps {
+            Some(t) => t.seconds(ctx),
+            None => {
+                ctx.wait()?;
+                Ok(start.elapsed().as_secs_f64())
+            }
+        }
     };
     run()?;
     let mut times = vec![run()?];
@@ -134,4 +151,51 @@ fn time(
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
+}
+
+/// Two timestamps per run, resolved and read back.
+struct Timestamps {
+    queries: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+    staging: wgpu::Buffer,
+}
+
+impl Timestamps {
+    fn new(ctx: &GpuContext) -> Result<Self> {
+        ctx.capture("creating timestamp queries", || {
+            let queries = ctx.device().create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("conv2d tuning"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            let buffer = |usage| {
+                ctx.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("conv2d tuning timestamps"),
+                    size: 16,
+                    usage,
+                    mapped_at_creation: false,
+                })
+            };
+            Ok(Timestamps {
+                queries,
+                resolved: buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC),
+                staging: buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST),
+            })
+        })
+    }
+
+    fn resolve(&self, encoder: &mut wgpu::CommandEncoder) {
+        encoder.resolve_query_set(&self.queries, 0..2, &self.resolved, 0);
+        encoder.copy_buffer_to_buffer(&self.resolved, 0, &self.staging, 0, 16);
+    }
+
+    /// Waits for the run and returns the time between its two timestamps.
+    fn seconds(&self, ctx: &GpuContext) -> Result<f64> {
+        let ticks = ctx.read_back_with(&self.staging, |bytes| {
+            let at =
+                |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            at(1).saturating_sub(at(0))
+        })?;
+        Ok(ticks as f64 * f64::from(ctx.queue().get_timestamp_period()) * 1e-9)
+    }
 }

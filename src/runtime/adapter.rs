@@ -49,6 +49,24 @@ impl fmt::Display for GpuContext {
                 "not available (no SHADER_F16), Precision::F16 is refused"
             }
         )?;
+        let timed_by = if self
+            .device()
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+        {
+            "timestamp queries"
+        } else {
+            "submit-and-wait wall time"
+        };
+        let stats = self.tuning_stats();
+        writeln!(
+            f,
+            "  tuning: {:?}, candidates timed by {timed_by}; cache: {} entries, {} measured, {} hits",
+            self.tuning(),
+            stats.entries,
+            stats.measured,
+            stats.cache_hits
+        )?;
         writeln!(
             f,
             "  limits: max_storage_buffer_binding_size {}, max_buffer_size {}, \

@@ -103,8 +103,10 @@ impl GpuContext {
         let adapter = select_adapter(&instance).await?;
         let info = adapter.get_info();
         // Subgroups let the implicit-GEMM kernel share weight loads (Vulkan,
-        // Metal, DX12); SHADER_F16 lets layers run in Precision::F16.
-        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16;
+        // Metal, DX12); SHADER_F16 lets layers run in Precision::F16;
+        // timestamp queries time the candidates of Tuning::Measure.
+        let wanted =
+            wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("conv2d-wgpu"),
             required_limits: adapter.limits(),
