@@ -8,6 +8,8 @@
 //!   timed to completion (`iter_custom` + `ctx.wait()`);
 //! - `gpu_resident/naive_direct`: the same with the one-invocation-per-output
 //!   kernel, the baseline the speed-ups are measured against;
+//! - `gpu_resident/tuned_<algorithm>` (B2, B6, B7): the algorithm
+//!   `Tuning::Measure` picked on this adapter;
 //! - `gpu_resident_f16/<algorithm>` (B2, B6, B7, where the adapter has
 //!   SHADER_F16): the same layer in `Precision::F16`, f16 input on the device;
 //! - `gpu_end_to_end`: host array in, host array out;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use conv2d_wgpu::{
     conv2d_cpu, conv2d_cpu_fast, Algorithm, DType, GpuContext, GpuConv2d, GpuTensor, Precision,
+    Tuning,
 };
 use criterion::measurement::WallTime;
 use criterion::{
@@ -59,6 +62,14 @@ fn bench(c: &mut Criterion) {
             for (name, layer) in [(chosen.as_str(), &conv), ("naive_direct", &naive)] {
                 let id = BenchmarkId::new("gpu_resident", name);
                 bench_resident(&mut group, id, ctx, layer, &x_device);
+            }
+            if ["B2", "B6", "B7"].contains(&s.id.as_str()) {
+                ctx.set_tuning(Tuning::Measure);
+                let tuned = GpuConv2d::new(ctx, w.view(), Some(b.view()), s.params).unwrap();
+                let name = format!("tuned_{:?}", tuned.algorithm_for(s.input).unwrap());
+                ctx.set_tuning(Tuning::Heuristic);
+                let id = BenchmarkId::new("gpu_resident", name);
+                bench_resident(&mut group, id, ctx, &tuned, &x_device);
             }
             if ctx.supports_f16() && ["B2", "B6", "B7"].contains(&s.id.as_str()) {
                 let half = GpuConv2d::new(ctx, w.view(), Some(b.view()), s.params)

@@ -11,13 +11,16 @@
 //! Every figure is a median. Results are checked against the CPU fast path.
 //! Where the adapter has SHADER_F16, a second table gives each shape in
 //! `Precision::F16` beside f32 (device-resident GFLOP/s, device bytes of
-//! weights, input and output), from the same run.
+//! weights, input and output), from the same run. A third table shows how good
+//! the heuristic is on this adapter: its choice, the choice of
+//! `Tuning::Measure` (with the first call's tuning time), and the fastest
+//! algorithm forced one by one.
 
 use std::time::{Duration, Instant};
 
 use conv2d_wgpu::{
     conv2d_cpu, conv2d_cpu_fast, Activation, Algorithm, Conv2dParams, DType, GpuContext, GpuConv2d,
-    GpuSequential, Padding, Precision,
+    GpuSequential, Padding, Precision, Tuning,
 };
 use ndarray::Array1;
 
@@ -137,6 +140,17 @@ struct Row {
     /// Device bytes of weights + bias, input and output in f32.
     bytes_f32: u64,
     half: Option<HalfRow>,
+    tuning: TuningRow,
+}
+
+/// The heuristic against measurement, device-resident.
+struct TuningRow {
+    tuned: Algorithm,
+    tuned_gflops: f64,
+    /// The first call under `Tuning::Measure`: measuring every candidate.
+    tuning_seconds: f64,
+    /// Every algorithm that runs the shape, forced, fastest first.
+    forced: Vec<(Algorithm, f64)>,
 }
 
 /// The same layer in `Precision::F16`.
@@ -233,6 +247,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let max_diff = (&y_gpu - &y_cpu).iter().fold(0.0f32, |m, d| m.max(d.abs()));
         let y_device = conv.forward_tensor(&x_device)?;
         let bytes_f32 = conv.weight_bytes() + x_device.device_bytes() + y_device.device_bytes();
+        let tuning = tuning_row(&ctx, &s, &x_device, budget, &gflops)?;
         let half = if ctx.supports_f16() {
             let conv16 = conv.with_precision(Precision::F16)?;
             let x16 = ctx.upload_as(x.view(), DType::F16)?;
@@ -273,6 +288,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_diff,
             bytes_f32,
             half,
+            tuning,
         });
         progress.inc(1);
     }
@@ -319,6 +335,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         geomean(&|r| r.cpu_fast)
     );
     half_table(&rows);
+    tuning_table(&rows);
     if let Some(b1) = rows.iter().find(|r| r.id == "B1") {
         let bare = bare_round_trip(&ctx, 32, 8, budget);
         let call = b1.mflop * 1e6 / (b1.end_to_end * 1e9);
@@ -385,6 +402,80 @@ fn stack_vs_separate(ctx: &GpuContext, budget: Duration) -> Result<(), Box<dyn s
         after.bind_groups_created - before.bind_groups_created
     );
     Ok(())
+}
+
+/// The shape under `Tuning::Measure` (on the same context, switched for the
+/// measurement and back), and every algorithm forced.
+fn tuning_row(
+    ctx: &GpuContext,
+    s: &Shape,
+    x: &conv2d_wgpu::GpuTensor,
+    budget: Duration,
+    gflops: &dyn Fn(f64) -> f64,
+) -> Result<TuningRow, Box<dyn std::error::Error>> {
+    let w = filled(s.weights_shape(), 2);
+    let layer = || GpuConv2d::new(ctx, w.view(), None, s.params);
+    let resident = |conv: &GpuConv2d| {
+        median(budget, || {
+            conv.forward_tensor(x).unwrap();
+            ctx.wait().unwrap();
+        })
+    };
+    ctx.set_tuning(Tuning::Measure);
+    let tuned_layer = layer()?;
+    let start = Instant::now();
+    let tuned = tuned_layer.algorithm_for(s.input);
+    let tuning_seconds = start.elapsed().as_secs_f64();
+    ctx.set_tuning(Tuning::Heuristic);
+    let tuned = tuned?;
+    let tuned_gflops = gflops(resident(&tuned_layer));
+    let mut forced = Vec::new();
+    for algorithm in Algorithm::ALL {
+        let Ok(conv) = layer()?.with_algorithm(algorithm) else {
+            continue;
+        };
+        if conv.forward_tensor(x).is_err() {
+            continue; // e.g. Gemm on a shape that is not a matrix product
+        }
+        forced.push((algorithm, gflops(resident(&conv))));
+    }
+    forced.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(TuningRow {
+        tuned,
+        tuned_gflops,
+        tuning_seconds,
+        forced,
+    })
+}
+
+/// The heuristic's choice, the tuned choice and the best forced algorithm.
+fn tuning_table(rows: &[Row]) {
+    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run):\n");
+    println!("| id | heuristic | GFLOP/s | tuned | GFLOP/s | tuning ms (first call) | best forced | GFLOP/s | tuned / best | tuned / heuristic | all forced |");
+    println!("|---|---|---:|---|---:|---:|---|---:|---:|---:|---|");
+    for r in rows {
+        let t = &r.tuning;
+        let (best, best_gflops) = t.forced[0];
+        let all: Vec<String> = t
+            .forced
+            .iter()
+            .map(|(a, g)| format!("{a:?} {}", figure(*g)))
+            .collect();
+        println!(
+            "| {} | {:?} | {} | {:?} | {} | {} | {:?} | {} | {:.2} | {:.2} | {} |",
+            r.id,
+            r.algorithm,
+            figure(r.resident),
+            t.tuned,
+            figure(t.tuned_gflops),
+            figure(t.tuning_seconds * 1e3),
+            best,
+            figure(best_gflops),
+            t.tuned_gflops / best_gflops,
+            t.tuned_gflops / r.resident,
+            all.join(", ")
+        );
+    }
 }
 
 /// f16 beside f32 per shape, when the adapter ran f16.

@@ -18,8 +18,8 @@ use crate::semantics::error::{Conv2dError, Result};
 
 /// Timed runs per candidate (after one warm-up run).
 const RUNS: usize = 5;
-/// A candidate whose first timed run is slower than this many times the best
-/// median so far is dropped after that run.
+/// A candidate whose warm-up run is slower than this many times the best
+/// median so far is dropped after it.
 const DROP_FACTOR: f64 = 2.0;
 
 /// The cache key of a layer on an input shape: everything the choice and the
@@ -59,8 +59,13 @@ pub(crate) fn tuned_algorithm(
     let caps = DeviceCaps::of(ctx);
     crate::trace::span!("conv2d.tune", input = ?input);
     let mut medians = BTreeMap::new();
+    let mut dropped = BTreeMap::new();
     let mut best: Option<(Algorithm, f64)> = None;
-    for algorithm in Algorithm::ALL {
+    // The heuristic's choice first, so that slow candidates are dropped early.
+    let heuristic = choice::choose(facts, &geometry, caps)?.algorithm;
+    let candidates =
+        std::iter::once(heuristic).chain(Algorithm::ALL.into_iter().filter(|a| *a != heuristic));
+    for algorithm in candidates {
         let candidate = LayerFacts {
             forced: Some(algorithm),
             ..facts
@@ -76,7 +81,13 @@ pub(crate) fn tuned_algorithm(
             ) => continue,
             Err(e) => return Err(e),
         };
-        let median = time(ctx, &plan, weights, leaky_slope, input, best.map(|b| b.1))?;
+        let median = match time(ctx, &plan, weights, leaky_slope, input, best.map(|b| b.1))? {
+            Timing::Median(median) => median,
+            Timing::Dropped(warm_up) => {
+                dropped.insert(format!("{algorithm:?}"), warm_up * 1e6);
+                continue;
+            }
+        };
         medians.insert(format!("{algorithm:?}"), median * 1e6);
         if best.is_none_or(|(_, fastest)| median < fastest) {
             best = Some((algorithm, median));
@@ -90,13 +101,22 @@ pub(crate) fn tuned_algorithm(
         TunedEntry {
             algorithm: format!("{algorithm:?}"),
             median_us: medians,
+            dropped_after_warm_up_us: dropped,
         },
     )?;
     Ok(Some(algorithm))
 }
 
+/// What timing a candidate found, in seconds.
+enum Timing {
+    Median(f64),
+    /// Its warm-up run alone was over `DROP_FACTOR` times the fastest median.
+    Dropped(f64),
+}
+
 /// Median seconds of `plan` on zero-filled buffers of the input's shape: one
-/// warm-up, then up to `RUNS` timed runs, each the GPU time between
+/// warm-up (the candidate is dropped when that is over `DROP_FACTOR` times
+/// `fastest`), then `RUNS` timed runs, each the GPU time between
 /// timestamps at the start and end of its compute pass where the device has
 /// `TIMESTAMP_QUERY`, else the wall time of submitting it and waiting.
 fn time(
@@ -106,7 +126,7 @@ fn time(
     leaky_slope: f32,
     input: [usize; 4],
     fastest: Option<f64>,
-) -> Result<f64> {
+) -> Result<Timing> {
     let limits = ctx.limits();
     let input_bytes = check_buffer("input", &input, plan.dtype, limits)?;
     let output_bytes = check_buffer("output", &plan.output_shape, plan.dtype, limits)?;
@@ -142,15 +162,13 @@ fn time(
             }
         }
     };
-    run()?;
-    let mut times = vec![run()?];
-    if fastest.is_none_or(|f| times[0] <= DROP_FACTOR * f) {
-        while times.len() < RUNS {
-            times.push(run()?);
-        }
+    let warm_up = run()?;
+    if fastest.is_some_and(|f| warm_up > DROP_FACTOR * f) {
+        return Ok(Timing::Dropped(warm_up));
     }
+    let mut times = (0..RUNS).map(|_| run()).collect::<Result<Vec<_>>>()?;
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(Timing::Median(times[times.len() / 2]))
 }
 
 /// Two timestamps per run, resolved and read back.

@@ -63,12 +63,14 @@ impl AdapterKey {
     }
 }
 
-/// What one measurement found: the fastest algorithm and every candidate's
-/// median time.
+/// What one measurement found: the fastest algorithm, the median time of
+/// each candidate timed in full, and the warm-up time of those dropped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TunedEntry {
     pub algorithm: String,
     pub median_us: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub dropped_after_warm_up_us: BTreeMap<String, f64>,
 }
 
 /// The file: sections per adapter.
