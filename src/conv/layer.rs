@@ -86,6 +86,24 @@ impl GpuConv2d {
         })
     }
 
+    /// The async form of [`GpuConv2d::new`], for the web: the same checks and
+    /// uploads, then it awaits the device's answer about them (the browser
+    /// reports wgpu errors from its event loop), so an error of this call is
+    /// returned by this call. Natively it is `new`.
+    ///
+    /// # Errors
+    /// As [`GpuConv2d::new`].
+    pub async fn new_async(
+        ctx: &GpuContext,
+        weights: ArrayView4<'_, f32>,
+        bias: Option<ArrayView1<'_, f32>>,
+        params: Conv2dParams,
+    ) -> Result<Self> {
+        let layer = Self::new(ctx, weights, bias, params)?;
+        ctx.settle().await?;
+        Ok(layer)
+    }
+
     /// The same layer run in `precision`. With [`Precision::F16`] the weights
     /// and bias are stored on the device as f16 (each rounded once from the
     /// f32 the layer was made with; they are read back and uploaded again, a

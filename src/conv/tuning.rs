@@ -46,6 +46,14 @@ pub(crate) fn tuned_algorithm(
     }
     let store = &ctx.inner.tuning;
     let key = key(&facts, input);
+    #[cfg(target_arch = "wasm32")]
+    if store.get(&key).is_none() {
+        // Timing waits for the device, which the web does not allow.
+        return Err(Conv2dError::Blocking {
+            call: "measuring a layer (Tuning::Measure)",
+            instead: "Tuning::Heuristic (measuring needs blocking waits)",
+        });
+    }
     if let Some(entry) = store.get(&key) {
         if let Some(known) = Algorithm::ALL
             .into_iter()

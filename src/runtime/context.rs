@@ -89,6 +89,12 @@ impl GpuContext {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn new() -> Result<Self> {
+        #[cfg(target_arch = "wasm32")]
+        return Err(Conv2dError::Blocking {
+            call: "GpuContext::new",
+            instead: "GpuContext::new_async",
+        });
+        #[cfg(not(target_arch = "wasm32"))]
         pollster::block_on(Self::new_async())
     }
 
@@ -216,6 +222,12 @@ impl GpuContext {
     /// [`Conv2dError::DeviceLost`], or [`Conv2dError::Wait`] when the wait fails.
     pub fn wait(&self) -> Result<()> {
         self.check_alive()?;
+        #[cfg(target_arch = "wasm32")]
+        return Err(Conv2dError::Blocking {
+            call: "GpuContext::wait",
+            instead: "the async forms, which await the browser",
+        });
+        #[cfg(not(target_arch = "wasm32"))]
         self.inner
             .device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -331,10 +343,37 @@ impl GpuContext {
 
 impl GpuContext {
     /// `Err(DeviceLost)` once the device is gone.
+    /// Also returns, on the web, an error the browser reported after the
+    /// call that caused it had returned.
     pub(crate) fn check_alive(&self) -> Result<()> {
         let lost = self.inner.lost.lock().unwrap_or_else(|p| p.into_inner());
-        match lost.as_ref() {
-            Some(why) => Err(Conv2dError::DeviceLost(why.clone())),
+        if let Some(why) = lost.as_ref() {
+            return Err(Conv2dError::DeviceLost(why.clone()));
+        }
+        match scope::take_deferred(&self.inner.device) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits (without blocking) until the device has answered every error
+    /// scope of the work so far, and returns the first error it reported. On
+    /// native backends the answers are immediate and this returns at once; on
+    /// the web it is what lets an async call report its own errors.
+    pub(crate) async fn settle(&self) -> Result<()> {
+        let scope = self
+            .inner
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
+        // Answered after every scope popped before it.
+        let error = scope.pop().await;
+        self.check_alive()?;
+        match error {
+            Some(e) => Err(Conv2dError::Gpu {
+                operation: "settling the device's errors",
+                kind: crate::semantics::error::GpuErrorKind::Validation,
+                message: e.to_string(),
+            }),
             None => Ok(()),
         }
     }

@@ -5,6 +5,22 @@ use crate::semantics::error::{Conv2dError, Result};
 
 /// Maps `staging` (a `MAP_READ` buffer whose copy was already submitted),
 /// waits for the device on this thread, and hands its bytes to `use_bytes`.
+/// On the web nothing may wait: an `Err` naming the async form.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn read_with<T>(
+    _device: &wgpu::Device,
+    _staging: &wgpu::Buffer,
+    _use_bytes: impl FnOnce(&[u8]) -> T,
+) -> Result<T> {
+    Err(Conv2dError::Blocking {
+        call: "reading a result back",
+        instead: "the async forms (forward_async, GpuTensor::to_array_async)",
+    })
+}
+
+/// Maps `staging` (a `MAP_READ` buffer whose copy was already submitted),
+/// waits for the device on this thread, and hands its bytes to `use_bytes`.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn read_with<T>(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
@@ -26,8 +42,37 @@ pub(crate) fn read_with<T>(
     with_mapped(staging, use_bytes)
 }
 
+/// The async form of [`read_with`] on the web: the browser completes the map
+/// from its event loop (polling does nothing there); then any error it
+/// reported for the work before is returned.
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn read_async_with<T>(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+    use_bytes: impl FnOnce(&[u8]) -> T,
+) -> Result<T> {
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    scope::capture(device, "mapping the result buffer", || {
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        })
+    })?;
+    let mapped = receiver.await;
+    if let Some(error) = scope::take_deferred(device) {
+        if mapped.as_ref().is_ok_and(|r| r.is_ok()) {
+            staging.unmap();
+        }
+        return Err(error);
+    }
+    mapped
+        .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
+        .map_err(map_error)?;
+    with_mapped(staging, use_bytes)
+}
+
 /// The async form of [`read_with`]: a helper thread waits for the device while
 /// the caller's executor is free; the map callback completes the future.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) async fn read_async_with<T>(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
@@ -63,6 +108,7 @@ fn with_mapped<T>(staging: &wgpu::Buffer, use_bytes: impl FnOnce(&[u8]) -> T) ->
     Ok(value)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn poll_error(e: wgpu::PollError) -> Conv2dError {
     Conv2dError::Wait(e.to_string())
 }

@@ -326,6 +326,16 @@ pub enum Conv2dError {
         source: Option<SourceError>,
     },
 
+    /// A call that would block, made on the web (wasm32), where nothing may
+    /// wait for the device: use the async form it names.
+    #[error("conv2d: {call} would block, which the web does not allow; use {instead}")]
+    Blocking {
+        /// What was called.
+        call: &'static str,
+        /// What to use instead.
+        instead: &'static str,
+    },
+
     /// A tuning cache file could not be read or written (see
     /// [`GpuContext::load_tuning`](crate::GpuContext::load_tuning)).
     #[error("conv2d: tuning cache {path}: {message}")]
