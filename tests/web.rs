@@ -119,6 +119,18 @@ fn config(rng: &mut Rng) -> ([usize; 4], [usize; 4], Conv2dParams, bool) {
     };
     let input = [1 + rng.below(2), 6 + rng.below(10), 6 + rng.below(10), groups * cin_g];
     let weights = [1 + rng.below(4), 1 + rng.below(4), cin_g, groups * cout_g];
+    if rng.below(6) == 0 {
+        // A matrix product: 1x1, stride 1, no padding, one group (Gemm).
+        let cin = 1 + rng.below(12);
+        let gemm = Conv2dParams {
+            stride: [1, 1],
+            dilation: [1, 1],
+            padding: Padding::Valid,
+            groups: 1,
+            ..params
+        };
+        return ([input[0], input[1], input[2], cin], [1, 1, cin, 1 + rng.below(20)], gemm, true);
+    }
     (input, weights, params, rng.below(4) != 0)
 }
 

@@ -21,6 +21,9 @@ pub(crate) struct DeviceCaps {
     pub subgroups: bool,
     /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
     pub gpu: bool,
+    /// The register-tiled GEMMs in their narrow variants: the adapter's
+    /// shader compiler takes minutes on the wide unroll (SwiftShader).
+    pub narrow_tiles: bool,
 }
 
 impl DeviceCaps {
@@ -28,7 +31,24 @@ impl DeviceCaps {
         DeviceCaps {
             subgroups: ctx.subgroups(),
             gpu: ctx.is_gpu(),
+            narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
         }
+    }
+}
+
+/// Narrow register tiles asked for on a context that would not choose them
+/// (`introspect::use_narrow_tiles`: the tests run those kernels on every
+/// adapter, not only on SwiftShader).
+#[derive(Default)]
+pub(crate) struct NarrowTiles(std::sync::atomic::AtomicBool);
+
+impl NarrowTiles {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set(&self, on: bool) {
+        self.0.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -204,10 +224,13 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algori
 /// algorithm that supports `g`.
 fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeometry, KernelKind) {
     let igemm = |g: ConvGeometry| {
-        let kind = match (g.in_c_per_group().is_multiple_of(4), caps.subgroups) {
-            (true, true) => KernelKind::IgemmSubgroup,
-            (true, false) => KernelKind::IgemmVec4,
-            (false, _) => KernelKind::IgemmScalar,
+        let vec4 = g.in_c_per_group().is_multiple_of(4);
+        let kind = match (vec4, caps.narrow_tiles, caps.subgroups) {
+            (true, true, _) => KernelKind::IgemmVec4Narrow,
+            (false, true, _) => KernelKind::IgemmScalarNarrow,
+            (true, false, true) => KernelKind::IgemmSubgroup,
+            (true, false, false) => KernelKind::IgemmVec4,
+            (false, false, _) => KernelKind::IgemmScalar,
         };
         (g, kind)
     };

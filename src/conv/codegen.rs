@@ -6,14 +6,27 @@
 //! A test regenerates them in memory and fails when a committed file differs;
 //! `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen` rewrites them instead.
 
-use super::kernels::IGEMM_PIXELS;
+use super::kernels::{IGEMM_NARROW_PIXELS, IGEMM_PIXELS};
 
 const TEMPLATE: &str = include_str!("../../shaders/templates/conv2d_igemm.wgsl.in");
 
-/// What one variant puts in the template's `{{name}}` slots.
+/// What one variant puts in the template's `{{name}}` slots, and how many
+/// pixels it unrolls (`IGEMM_PIXELS`, or `IGEMM_NARROW_PIXELS` for the narrow
+/// variants, whose text then names that constant).
 struct Variant {
     file: &'static str,
     slots: &'static [(&'static str, &'static str)],
+    narrow: bool,
+}
+
+impl Variant {
+    fn pixels(&self) -> u32 {
+        if self.narrow {
+            IGEMM_NARROW_PIXELS
+        } else {
+            IGEMM_PIXELS
+        }
+    }
 }
 
 const VEC4_HELPERS: &str = "
@@ -51,10 +64,7 @@ const VEC4_SETUP: &str = "    let in_c4 = p.in_c / 4u;
 
 const VEC4_ACCUMULATE: &str = "acc@@ += tile(load(t@@, c4), w0, w1, w2, w3)";
 
-const VARIANTS: [Variant; 3] = [
-    Variant {
-        file: "conv2d_igemm_vec4.wgsl",
-        slots: &[
+const VEC4_SLOTS: &[(&str, &str)] = &[
             (
                 "notes",
                 "// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs\n\
@@ -77,11 +87,9 @@ const VARIANTS: [Variant; 3] = [
                 let w3 = weight_block(k, col0 + 3u, cols4, stride4);",
             ),
             ("accumulate", VEC4_ACCUMULATE),
-        ],
-    },
-    Variant {
-        file: "conv2d_igemm_scalar.wgsl",
-        slots: &[
+];
+
+const SCALAR_SLOTS: &[(&str, &str)] = &[
             (
                 "notes",
                 "// This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar\n\
@@ -127,11 +135,9 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
                 let w = weight_row(k0 + c, col0, cols4, stride4);",
             ),
             ("accumulate", "acc@@ = tile(acc@@, load(t@@, c), w)"),
-        ],
-    },
-    Variant {
-        file: "conv2d_igemm_subgroup.wgsl",
-        slots: &[
+];
+
+const SUBGROUP_SLOTS: &[(&str, &str)] = &[
             (
                 "notes",
                 "// This variant: vec4 input with subgroups of at least 8 invocations (wgpu's\n\
@@ -177,7 +183,35 @@ fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
                 let w3 = mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u));",
             ),
             ("accumulate", VEC4_ACCUMULATE),
-        ],
+];
+
+const VARIANTS: [Variant; 5] = [
+    Variant {
+        file: "conv2d_igemm_vec4.wgsl",
+        slots: VEC4_SLOTS,
+        narrow: false,
+    },
+    Variant {
+        file: "conv2d_igemm_scalar.wgsl",
+        slots: SCALAR_SLOTS,
+        narrow: false,
+    },
+    Variant {
+        file: "conv2d_igemm_subgroup.wgsl",
+        slots: SUBGROUP_SLOTS,
+        narrow: false,
+    },
+    // Half the unroll, for adapters whose shader compilers choke on the
+    // wide one (SwiftShader: 45 s per pipeline at 8 pixels, 0.35 s at 4).
+    Variant {
+        file: "conv2d_igemm_vec4_narrow.wgsl",
+        slots: VEC4_SLOTS,
+        narrow: true,
+    },
+    Variant {
+        file: "conv2d_igemm_scalar_narrow.wgsl",
+        slots: SCALAR_SLOTS,
+        narrow: true,
     },
 ];
 
@@ -194,7 +228,7 @@ fn min_tree(names: &[String]) -> String {
 
 /// The kernel file of `variant`, generated from the template.
 fn generate(variant: &Variant) -> String {
-    let pixels = IGEMM_PIXELS as usize;
+    let pixels = variant.pixels() as usize;
     let taps: Vec<String> = (0..pixels).map(|i| format!("t{i}")).collect();
     let mut text = TEMPLATE.to_string();
     // The template's own header (up to its first blank line) describes the
@@ -221,6 +255,9 @@ fn generate(variant: &Variant) -> String {
         text = text.replace(&slot, value);
     }
     text = text.replace("{{all_inside}}", &min_tree(&taps));
+    if variant.narrow {
+        text = text.replace("IGEMM_PIXELS", "IGEMM_NARROW_PIXELS");
+    }
     assert!(
         !text.contains("{{"),
         "{}: a slot was not filled",
@@ -267,11 +304,11 @@ fn codegen_committed_kernels_match_the_template() {
 fn codegen_unrolls_one_accumulator_per_pixel() {
     for variant in &VARIANTS {
         let text = generate(variant);
-        for i in 0..IGEMM_PIXELS {
+        for i in 0..variant.pixels() {
             assert!(text.contains(&format!("var acc{i}: mat4x4<f32>;")));
             assert!(text.contains(&format!("store_tile(pixel0 + {i}u, col0, acc{i});")));
         }
-        let next = IGEMM_PIXELS;
+        let next = variant.pixels();
         assert!(!text.contains(&format!("acc{next}")), "{}", variant.file);
     }
 }

@@ -47,6 +47,13 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
     all
 }
 
+/// Makes layers on `ctx` use the narrow register-tiled GEMMs (chosen by
+/// themselves only on SwiftShader), so the tests run them on any adapter.
+/// Affects plans made afterwards.
+pub fn use_narrow_tiles(ctx: &crate::GpuContext, on: bool) {
+    ctx.extension::<crate::conv::choice::NarrowTiles>().set(on);
+}
+
 /// The Rust uniform block's size and field offsets, to compare with WGSL's `Params`.
 pub fn kernel_params_layout() -> (usize, Vec<(&'static str, usize)>) {
     uniform::kernel_params_layout()

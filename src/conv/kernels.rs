@@ -17,6 +17,9 @@ pub(crate) const WORKGROUP_SIZE: u32 = 64;
 /// Output pixels per invocation of the register-tiled GEMMs (the unroll of
 /// their generated bodies).
 pub(crate) const IGEMM_PIXELS: u32 = 8;
+/// Output pixels per invocation of their narrow variants, for adapters whose
+/// shader compilers take minutes on the wide unroll (SwiftShader).
+pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
 /// vec4 column groups (4 output channels each) per invocation of those kernels.
 pub(crate) const IGEMM_COLUMNS4: u32 = 4;
 /// Output pixels of one row per invocation of the depthwise kernel.
@@ -37,6 +40,7 @@ pub(crate) const TILED_WORKGROUP_BYTES: u32 = (TILED_M * TILED_K + TILED_K * TIL
 pub(crate) fn tile_constants_wgsl() -> String {
     let constants = [
         ("IGEMM_PIXELS", IGEMM_PIXELS),
+        ("IGEMM_NARROW_PIXELS", IGEMM_NARROW_PIXELS),
         ("IGEMM_COLUMNS4", IGEMM_COLUMNS4),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
         ("TILED_M", TILED_M),
@@ -82,6 +86,10 @@ pub(crate) enum KernelKind {
     IgemmScalar,
     /// `IgemmVec4` sharing weight loads with subgroupBroadcast (subgroups >= 8).
     IgemmSubgroup,
+    /// `IgemmVec4` with `IGEMM_NARROW_PIXELS` pixels per invocation.
+    IgemmVec4Narrow,
+    /// `IgemmScalar` with `IGEMM_NARROW_PIXELS` pixels per invocation.
+    IgemmScalarNarrow,
     /// Depthwise, 4 channels x `DEPTHWISE_PIXELS` pixels per invocation, cin % 4 == 0.
     DepthwiseVec4,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
@@ -90,11 +98,13 @@ pub(crate) enum KernelKind {
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 6] = [
+    pub const ALL: [KernelKind; 8] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmScalar,
         KernelKind::IgemmSubgroup,
+        KernelKind::IgemmVec4Narrow,
+        KernelKind::IgemmScalarNarrow,
         KernelKind::DepthwiseVec4,
         KernelKind::IgemmTiled,
     ];
@@ -116,6 +126,14 @@ impl KernelKind {
             KernelKind::IgemmSubgroup => (
                 "conv2d_igemm_subgroup.wgsl",
                 include_str!("../../shaders/conv2d_igemm_subgroup.wgsl"),
+            ),
+            KernelKind::IgemmVec4Narrow => (
+                "conv2d_igemm_vec4_narrow.wgsl",
+                include_str!("../../shaders/conv2d_igemm_vec4_narrow.wgsl"),
+            ),
+            KernelKind::IgemmScalarNarrow => (
+                "conv2d_igemm_scalar_narrow.wgsl",
+                include_str!("../../shaders/conv2d_igemm_scalar_narrow.wgsl"),
             ),
             KernelKind::DepthwiseVec4 => (
                 "conv2d_depthwise_vec4.wgsl",
@@ -166,10 +184,20 @@ impl KernelKind {
 
     /// The register-tiled implicit GEMMs (which run grouped layers per group).
     pub fn is_register_gemm(self) -> bool {
-        matches!(
-            self,
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup
-        )
+        self.register_pixels().is_some()
+    }
+
+    /// Output pixels per invocation of a register-tiled GEMM.
+    pub fn register_pixels(self) -> Option<u32> {
+        match self {
+            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => {
+                Some(IGEMM_PIXELS)
+            }
+            KernelKind::IgemmVec4Narrow | KernelKind::IgemmScalarNarrow => {
+                Some(IGEMM_NARROW_PIXELS)
+            }
+            _ => None,
+        }
     }
 
     /// One dispatch's size for `rows` output rows (over all its images) of
@@ -188,8 +216,13 @@ impl KernelKind {
                 (outputs.div_ceil(group), outputs)
             }
             // Workgroups are (column tile) x (runs of pixel tiles).
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => {
-                let pixel_tiles = pixels.div_ceil(u64::from(IGEMM_PIXELS));
+            KernelKind::IgemmVec4
+            | KernelKind::IgemmScalar
+            | KernelKind::IgemmSubgroup
+            | KernelKind::IgemmVec4Narrow
+            | KernelKind::IgemmScalarNarrow => {
+                let tile = self.register_pixels().expect("a register-tiled GEMM");
+                let pixel_tiles = pixels.div_ceil(u64::from(tile));
                 let column_tiles = columns4.div_ceil(u64::from(IGEMM_COLUMNS4));
                 (column_tiles * pixel_tiles.div_ceil(group), pixel_tiles)
             }

@@ -460,6 +460,15 @@ impl GpuContext {
         )
     }
 
+    /// SwiftShader (natively through its Vulkan ICD, or under a browser's
+    /// WebGPU), whose shader compiler is slow on large unrolled kernels.
+    pub(crate) fn is_swiftshader(&self) -> bool {
+        let info = &self.inner.info;
+        [&info.name, &info.driver, &info.driver_info]
+            .iter()
+            .any(|s| s.to_ascii_lowercase().contains("swiftshader"))
+    }
+
     /// The context's instance of `T` (made with `Default` on first use): state
     /// that a layer above keeps per device, such as compiled pipelines.
     pub(crate) fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {

@@ -1,0 +1,109 @@
+// GENERATED from shaders/templates/conv2d_igemm.wgsl.in by src/conv/codegen.rs:
+// edit those, then run `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`.
+//
+// M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
+// computes IGEMM_NARROW_PIXELS consecutive output pixels x 16 output channels
+// (IGEMM_COLUMNS4 vec4 column groups), with no workgroup memory: on CPU-like
+// adapters (llvmpipe) every load is expensive and the caches give the reuse,
+// so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
+// channels per pixel) so that it stays in registers. Kernel taps whose pixels
+// are all inside the input take the fast path; the others skip the pixels in
+// the padding (not multiply them by zero, which would turn an infinite weight
+// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
+// layers run one dispatch per group (in_c_offset, col_offset4).
+// This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar
+// and 4 vec4 loads.
+// Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, origin, tap, store_tile).
+
+@group(0) @binding(0) var<storage, read> input: array<elem>;
+@group(0) @binding(1) var<storage, read> weights: array<elem4>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
+
+// 16 channels of one pixel += a x one weight row (its 4 vec4 column groups).
+fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
+    let s = vec4(a);
+    return mat4x4<f32>(fma(s, w[0], acc[0]), fma(s, w[1], acc[1]), fma(s, w[2], acc[2]), fma(s, w[3], acc[3]));
+}
+
+fn load(at: i32, c: u32) -> f32 {
+    return f32(input[u32(max(at, 0)) + c]);
+}
+
+// Weight row k, column groups col..col+4 (clamped to the padded width).
+fn weight_row(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let last = cols4 - 1u;
+    let row = k * stride4 + p.col_offset4;
+    return mat4x4<f32>(
+        vec4<f32>(weights[row + min(col, last)]),
+        vec4<f32>(weights[row + min(col + 1u, last)]),
+        vec4<f32>(weights[row + min(col + 2u, last)]),
+        vec4<f32>(weights[row + min(col + 3u, last)]),
+    );
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let stride4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
+    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
+    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
+    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
+    let pixel_tile = (group_index / col_tiles) * WORKGROUP_SIZE + local;
+    if pixel_tile >= p.total {
+        return;
+    }
+    let pixel0 = pixel_tile * IGEMM_NARROW_PIXELS;
+    let in_at = p.in_base + p.in_c_offset;
+
+    let o0 = origin(pixel0 + 0u);
+    let o1 = origin(pixel0 + 1u);
+    let o2 = origin(pixel0 + 2u);
+    let o3 = origin(pixel0 + 3u);
+
+    var acc0: mat4x4<f32>;
+    var acc1: mat4x4<f32>;
+    var acc2: mat4x4<f32>;
+    var acc3: mat4x4<f32>;
+    for (var ky = 0u; ky < p.k_h; ky++) {
+        let dy = i32(ky * p.dilation_h);
+        for (var kx = 0u; kx < p.k_w; kx++) {
+            let dx = i32(kx * p.dilation_w);
+            let t0 = tap(o0, dy, dx, in_at, p.in_c);
+            let t1 = tap(o1, dy, dx, in_at, p.in_c);
+            let t2 = tap(o2, dy, dx, in_at, p.in_c);
+            let t3 = tap(o3, dy, dx, in_at, p.in_c);
+            let all_inside = min(min(t0, t1), min(t2, t3)) >= 0;
+            let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
+            for (var c = 0u; c < p.in_c_per_group; c++) {
+                let w = weight_row(k0 + c, col0, cols4, stride4);
+                if all_inside {
+                    acc0 = tile(acc0, load(t0, c), w);
+                    acc1 = tile(acc1, load(t1, c), w);
+                    acc2 = tile(acc2, load(t2, c), w);
+                    acc3 = tile(acc3, load(t3, c), w);
+                } else {
+                    if t0 >= 0 { acc0 = tile(acc0, load(t0, c), w); }
+                    if t1 >= 0 { acc1 = tile(acc1, load(t1, c), w); }
+                    if t2 >= 0 { acc2 = tile(acc2, load(t2, c), w); }
+                    if t3 >= 0 { acc3 = tile(acc3, load(t3, c), w); }
+                }
+            }
+        }
+    }
+    store_tile(pixel0 + 0u, col0, acc0);
+    store_tile(pixel0 + 1u, col0, acc1);
+    store_tile(pixel0 + 2u, col0, acc2);
+    store_tile(pixel0 + 3u, col0, acc3);
+}
