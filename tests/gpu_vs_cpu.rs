@@ -263,12 +263,17 @@ fn edge_shapes_match_without_subgroups_too() {
 fn edge_shapes_match_with_narrow_register_tiles() {
     // The 4-pixel register-tiled GEMMs that SwiftShader runs (its compiler
     // takes minutes on the 8-pixel ones), here on whatever adapter this is.
-    let Some(ctx) = common::gpu_with_limits(|_| {}) else { return };
+    let Some(ctx) = common::gpu_with_limits(|_| {}) else {
+        return;
+    };
     conv2d_wgpu::introspect::use_narrow_tiles(&ctx, true);
     let mut runs = 0;
     for (i, case) in edge_table().iter().enumerate() {
         let ran = case.check(&ctx, 7000 + i as u64);
-        runs += ran.iter().filter(|a| **a == Algorithm::ImplicitGemm).count();
+        runs += ran
+            .iter()
+            .filter(|a| **a == Algorithm::ImplicitGemm)
+            .count();
     }
     assert!(runs > 20, "{runs}");
 }

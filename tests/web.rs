@@ -94,7 +94,11 @@ const ACTIVATIONS: [Activation; 7] = [
 /// one time in four), paddings and activations.
 fn config(rng: &mut Rng) -> ([usize; 4], [usize; 4], Conv2dParams, bool) {
     let depthwise = rng.below(4) == 0;
-    let groups = if depthwise { 4 * (1 + rng.below(2)) } else { 1 + rng.below(3) };
+    let groups = if depthwise {
+        4 * (1 + rng.below(2))
+    } else {
+        1 + rng.below(3)
+    };
     let (cin_g, cout_g) = if depthwise {
         (1, 1)
     } else {
@@ -117,7 +121,12 @@ fn config(rng: &mut Rng) -> ([usize; 4], [usize; 4], Conv2dParams, bool) {
         groups,
         activation: ACTIVATIONS[rng.below(ACTIVATIONS.len())],
     };
-    let input = [1 + rng.below(2), 6 + rng.below(10), 6 + rng.below(10), groups * cin_g];
+    let input = [
+        1 + rng.below(2),
+        6 + rng.below(10),
+        6 + rng.below(10),
+        groups * cin_g,
+    ];
     let weights = [1 + rng.below(4), 1 + rng.below(4), cin_g, groups * cout_g];
     if rng.below(6) == 0 {
         // A matrix product: 1x1, stride 1, no padding, one group (Gemm).
@@ -129,7 +138,12 @@ fn config(rng: &mut Rng) -> ([usize; 4], [usize; 4], Conv2dParams, bool) {
             groups: 1,
             ..params
         };
-        return ([input[0], input[1], input[2], cin], [1, 1, cin, 1 + rng.below(20)], gemm, true);
+        return (
+            [input[0], input[1], input[2], cin],
+            [1, 1, cin, 1 + rng.below(20)],
+            gemm,
+            true,
+        );
     }
     (input, weights, params, rng.below(4) != 0)
 }
@@ -175,7 +189,11 @@ async fn gpu_matches_the_cpu_on_seeded_configurations() {
                     rejected += 1;
                     break;
                 }
-                (g, r) => panic!("{what}: GPU {:?} but CPU {:?}", g.map(|_| ()), r.as_ref().map(|_| ())),
+                (g, r) => panic!(
+                    "{what}: GPU {:?} but CPU {:?}",
+                    g.map(|_| ()),
+                    r.as_ref().map(|_| ())
+                ),
             }
         }
     }
@@ -184,7 +202,10 @@ async fn gpu_matches_the_cpu_on_seeded_configurations() {
     ));
     assert!(compared >= 100, "{compared}");
     for algorithm in ["Direct", "ImplicitGemm", "Gemm", "Depthwise", "TiledGemm"] {
-        assert!(per_algorithm.contains_key(algorithm), "{algorithm} never ran: {per_algorithm:?}");
+        assert!(
+            per_algorithm.contains_key(algorithm),
+            "{algorithm} never ran: {per_algorithm:?}"
+        );
     }
 }
 
@@ -196,25 +217,35 @@ async fn bad_input_is_an_error_and_blocking_calls_say_so() {
         .await
         .unwrap();
     // Channels that do not match the weights.
-    let e = conv.forward_async(&Array4::<f32>::ones((1, 5, 5, 3))).await.unwrap_err();
+    let e = conv
+        .forward_async(&Array4::<f32>::ones((1, 5, 5, 3)))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("3"), "{e}");
     // A zero stride, a bias of the wrong length.
     let zero_stride = Conv2dParams {
         stride: [0, 1],
         ..Default::default()
     };
-    assert!(GpuConv2d::new_async(&ctx, w.view(), None, zero_stride).await.is_err());
-    let bias = Array1::<f32>::zeros(3);
-    assert!(GpuConv2d::new_async(&ctx, w.view(), Some(bias.view()), Conv2dParams::default())
+    assert!(GpuConv2d::new_async(&ctx, w.view(), None, zero_stride)
         .await
         .is_err());
+    let bias = Array1::<f32>::zeros(3);
+    assert!(
+        GpuConv2d::new_async(&ctx, w.view(), Some(bias.view()), Conv2dParams::default())
+            .await
+            .is_err()
+    );
     // What would block the page returns an Err naming the async form.
     let x = Array4::<f32>::ones((1, 5, 5, 2));
     for e in [
         GpuContext::new().unwrap_err(),
         conv.forward(&x).unwrap_err(),
         ctx.wait().unwrap_err(),
-        conv.forward_tensor(&ctx.upload(&x).unwrap()).unwrap().to_array().unwrap_err(),
+        conv.forward_tensor(&ctx.upload(&x).unwrap())
+            .unwrap()
+            .to_array()
+            .unwrap_err(),
     ] {
         assert!(matches!(e, Conv2dError::Blocking { .. }), "{e:?}");
         assert!(e.to_string().contains("async"), "{e}");

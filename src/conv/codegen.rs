@@ -65,28 +65,28 @@ const VEC4_SETUP: &str = "    let in_c4 = p.in_c / 4u;
 const VEC4_ACCUMULATE: &str = "acc@@ += tile(load(t@@, c4), w0, w1, w2, w3)";
 
 const VEC4_SLOTS: &[(&str, &str)] = &[
-            (
-                "notes",
-                "// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs\n\
+    (
+        "notes",
+        "// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs\n\
                  // for 24 loads.",
-            ),
-            ("input_type", "elem4"),
-            ("helpers", VEC4_HELPERS),
-            ("weight_helpers", WEIGHT_BLOCK),
-            ("lane_builtin", ""),
-            ("early_exit", EARLY_EXIT),
-            ("setup", VEC4_SETUP),
-            ("tap_unit", "in_c4"),
-            (
-                "step",
-                "            for (var c4 = 0u; c4 < group_c4; c4++) {
+    ),
+    ("input_type", "elem4"),
+    ("helpers", VEC4_HELPERS),
+    ("weight_helpers", WEIGHT_BLOCK),
+    ("lane_builtin", ""),
+    ("early_exit", EARLY_EXIT),
+    ("setup", VEC4_SETUP),
+    ("tap_unit", "in_c4"),
+    (
+        "step",
+        "            for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
                 let w0 = weight_block(k, col0, cols4, stride4);
                 let w1 = weight_block(k, col0 + 1u, cols4, stride4);
                 let w2 = weight_block(k, col0 + 2u, cols4, stride4);
                 let w3 = weight_block(k, col0 + 3u, cols4, stride4);",
-            ),
-            ("accumulate", VEC4_ACCUMULATE),
+    ),
+    ("accumulate", VEC4_ACCUMULATE),
 ];
 
 const SCALAR_SLOTS: &[(&str, &str)] = &[

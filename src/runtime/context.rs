@@ -460,13 +460,18 @@ impl GpuContext {
         )
     }
 
-    /// SwiftShader (natively through its Vulkan ICD, or under a browser's
-    /// WebGPU), whose shader compiler is slow on large unrolled kernels.
+    /// SwiftShader, whose shader compiler is slow on large unrolled kernels:
+    /// natively through its Vulkan ICD (it names itself), or a browser's
+    /// WebGPU on a CPU adapter (Chromium's fallback is SwiftShader; the browser
+    /// reports no name).
     pub(crate) fn is_swiftshader(&self) -> bool {
         let info = &self.inner.info;
-        [&info.name, &info.driver, &info.driver_info]
+        let named = [&info.name, &info.driver, &info.driver_info]
             .iter()
-            .any(|s| s.to_ascii_lowercase().contains("swiftshader"))
+            .any(|s| s.to_ascii_lowercase().contains("swiftshader"));
+        let browser_on_cpu = info.backend == wgpu::Backend::BrowserWebGpu
+            && info.device_type == wgpu::DeviceType::Cpu;
+        named || browser_on_cpu
     }
 
     /// The context's instance of `T` (made with `Default` on first use): state
