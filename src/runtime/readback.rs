@@ -51,22 +51,14 @@ pub(crate) async fn read_async_with<T>(
     staging: &wgpu::Buffer,
     use_bytes: impl FnOnce(&[u8]) -> T,
 ) -> Result<T> {
-    let (sender, receiver) = futures_channel::oneshot::channel();
-    scope::capture(device, "mapping the result buffer", || {
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result);
-        })
-    })?;
-    let mapped = receiver.await;
+    let mapped = start_map(device, staging)?.await;
     if let Some(error) = scope::take_deferred(device) {
         if mapped.as_ref().is_ok_and(|r| r.is_ok()) {
             staging.unmap();
         }
         return Err(error);
     }
-    mapped
-        .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
-        .map_err(map_error)?;
+    finish_map(mapped)?;
     with_mapped(staging, use_bytes)
 }
 
@@ -78,12 +70,7 @@ pub(crate) async fn read_async_with<T>(
     staging: &wgpu::Buffer,
     use_bytes: impl FnOnce(&[u8]) -> T,
 ) -> Result<T> {
-    let (sender, receiver) = futures_channel::oneshot::channel();
-    scope::capture(device, "mapping the result buffer", || {
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result); // a dropped future no longer wants it
-        })
-    })?;
+    let receiver = start_map(device, staging)?;
     let waiter = device.clone();
     let poller = std::thread::spawn(move || waiter.poll(wgpu::PollType::wait_indefinitely()));
     let mapped = receiver.await;
@@ -91,10 +78,33 @@ pub(crate) async fn read_async_with<T>(
         .join()
         .map_err(|_| Conv2dError::Wait("the device-polling thread panicked".into()))?;
     polled.map_err(poll_error)?;
+    finish_map(mapped)?;
+    with_mapped(staging, use_bytes)
+}
+
+type MapResult = std::result::Result<(), wgpu::BufferAsyncError>;
+
+/// Asks for `staging` to be mapped; the receiver gets the map callback's result.
+fn start_map(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+) -> Result<futures_channel::oneshot::Receiver<MapResult>> {
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    scope::capture(device, "mapping the result buffer", || {
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result); // a dropped future no longer wants it
+        })
+    })?;
+    Ok(receiver)
+}
+
+/// The map callback's answer as this crate's error.
+fn finish_map(
+    mapped: std::result::Result<MapResult, futures_channel::oneshot::Canceled>,
+) -> Result<()> {
     mapped
         .map_err(|_| Conv2dError::Readback("the map callback never ran".into()))?
-        .map_err(map_error)?;
-    with_mapped(staging, use_bytes)
+        .map_err(map_error)
 }
 
 fn with_mapped<T>(staging: &wgpu::Buffer, use_bytes: impl FnOnce(&[u8]) -> T) -> Result<T> {
