@@ -10,7 +10,8 @@ pub enum Algorithm {
     /// One invocation per output element. Handles every layer; the baseline.
     Direct,
     /// Implicit GEMM with register tiles (8 pixels x 16 channels per
-    /// invocation, vec4 loads along channels, weights shared across a
+    /// invocation — 4 pixels on SwiftShader, whose compiler takes ~45 s on the
+    /// wider unroll — vec4 loads along channels, weights shared across a
     /// workgroup). Grouped layers run one GEMM per group; needs
     /// `cout / groups` to be a multiple of 4.
     ImplicitGemm,
