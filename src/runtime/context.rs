@@ -369,11 +369,7 @@ impl GpuContext {
         let error = scope.pop().await;
         self.check_alive()?;
         match error {
-            Some(e) => Err(Conv2dError::Gpu {
-                operation: "settling the device's errors",
-                kind: crate::semantics::error::GpuErrorKind::Validation,
-                message: e.to_string(),
-            }),
+            Some(e) => Err(scope::gpu_error("settling the device's errors", e)),
             None => Ok(()),
         }
     }

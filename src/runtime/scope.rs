@@ -92,7 +92,8 @@ mod web {
     }
 }
 
-fn gpu_error(operation: &'static str, error: wgpu::Error) -> Conv2dError {
+/// A wgpu error as [`Conv2dError::Gpu`], its kind from the error's variant.
+pub(crate) fn gpu_error(operation: &'static str, error: wgpu::Error) -> Conv2dError {
     let kind = match &error {
         wgpu::Error::OutOfMemory { .. } => GpuErrorKind::OutOfMemory,
         wgpu::Error::Validation { .. } => GpuErrorKind::Validation,
