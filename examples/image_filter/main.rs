@@ -9,9 +9,13 @@
 //! two differ by more than rounding. `--make-sample` draws the project's
 //! sample picture (shapes and gradients, made here, nothing downloaded).
 
-use conv2d_wgpu::{conv2d_cpu, Conv2dParams, GpuContext, GpuConv2d, Padding};
+mod filters;
+
+use conv2d_wgpu::{conv2d_cpu, GpuContext, GpuConv2d};
+use filters::{
+    filter_params, filter_weights, input_from_pixels, max_difference, pixels_from_output,
+};
 use image::{Rgb, RgbImage};
-use ndarray::Array4;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,16 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let picture = image::open(input)?.to_rgb8();
     let (w, h) = picture.dimensions();
-    let x = Array4::from_shape_fn((1, h as usize, w as usize, 3), |(_, y, x, c)| {
-        f32::from(picture.get_pixel(x as u32, y as u32)[c]) / 255.0
-    });
+    let x = input_from_pixels(picture.as_raw(), w as usize, h as usize, 3);
 
     let (weights, combine) = filter_weights(filter)?;
-    let params = Conv2dParams {
-        padding: Padding::Same,
-        groups: 3,
-        ..Default::default()
-    };
+    let params = filter_params();
     let ctx = GpuContext::new()?;
     let conv = GpuConv2d::new(&ctx, weights.view(), None, params)?;
     let start = std::time::Instant::now();
@@ -55,68 +53,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if check {
         let reference = conv2d_cpu(x.view(), weights.view(), None, params)?;
-        let worst = (&y - &reference).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        let worst = max_difference(&y, &reference);
         assert!(worst < 1e-4, "GPU and CPU differ by {worst}");
         println!("checked against the CPU reference: max difference {worst:.1e}");
     }
 
-    let mut out = RgbImage::new(w, h);
-    for (x_pos, y_pos, pixel) in out.enumerate_pixels_mut() {
-        let (r, c) = (y_pos as usize, x_pos as usize);
-        let value = |channel: usize| {
-            let v = match combine {
-                // Gradient magnitude from the (d/dx, d/dy) pair of each colour.
-                Combine::Magnitude => {
-                    y[[0, r, c, 2 * channel]].hypot(y[[0, r, c, 2 * channel + 1]])
-                }
-                Combine::Direct => y[[0, r, c, channel]],
-            };
-            (v.clamp(0.0, 1.0) * 255.0).round() as u8
-        };
-        *pixel = Rgb([value(0), value(1), value(2)]);
-    }
+    let out = RgbImage::from_raw(w, h, pixels_from_output(&y, &combine))
+        .ok_or("the output is not the size of the picture")?;
     out.save(output)?;
     println!("wrote {output}");
     Ok(())
-}
-
-enum Combine {
-    Direct,
-    Magnitude,
-}
-
-/// Depthwise HWIO weights `(k, k, 1, 3 * multiplier)` for a named filter.
-fn filter_weights(name: &str) -> Result<(Array4<f32>, Combine), String> {
-    let per_channel = |k: usize, taps: &[f32]| {
-        Array4::from_shape_fn((k, k, 1, 3), |(y, x, _, _)| taps[y * k + x])
-    };
-    Ok(match name {
-        "gaussian" => {
-            let row = [1.0, 4.0, 6.0, 4.0, 1.0];
-            let taps: Vec<f32> = (0..25).map(|i| row[i / 5] * row[i % 5] / 256.0).collect();
-            (per_channel(5, &taps), Combine::Direct)
-        }
-        "box" => (per_channel(5, &[1.0 / 25.0; 25]), Combine::Direct),
-        "sharpen" => (
-            per_channel(3, &[0., -1., 0., -1., 5., -1., 0., -1., 0.]),
-            Combine::Direct,
-        ),
-        "sobel" => {
-            // Channel multiplier 2: output 2c is d/dx of colour c, 2c + 1 is d/dy.
-            let gx = [-1., 0., 1., -2., 0., 2., -1., 0., 1.];
-            let gy = [-1., -2., -1., 0., 0., 0., 1., 2., 1.];
-            let w = Array4::from_shape_fn((3, 3, 1, 6), |(y, x, _, o)| {
-                let taps = if o % 2 == 0 { &gx } else { &gy };
-                taps[y * 3 + x] / 4.0
-            });
-            (w, Combine::Magnitude)
-        }
-        other => {
-            return Err(format!(
-                "unknown filter {other:?}: sobel, gaussian, sharpen or box"
-            ))
-        }
-    })
 }
 
 /// The sample picture: a colour gradient, a checkerboard, discs and stripes.
