@@ -14,6 +14,8 @@ const geomean = xs => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.leng
     if (process.argv.includes('--crate-only')) query.set('only', 'crate');
     const force = process.argv.find(a => a.startsWith('--force='));
     if (force) query.set('force', force.slice('--force='.length));
+    const only = process.argv.find(a => a.startsWith('--ids='));
+    if (only) query.set('ids', only.slice('--ids='.length));
     await page.goto(`${base}bench.html?${query}`);
     await page.waitForFunction(() => window.result, null, { timeout: 1200000, polling: 1000 });
     const r = await page.evaluate(() => window.result);
@@ -25,6 +27,7 @@ const geomean = xs => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.leng
     const series = [['conv2d-wgpu (WebGPU)', r.crate], ['TF.js 4.22 WebGPU', r.tfjs_webgpu], ['TF.js 4.22 CPU', r.tfjs_cpu], ...forced]
       .filter(([, rows]) => rows);
     console.log(`Adapter: ${r.adapter}; ${r.user_agent}\n`);
+    console.error(r.context);
     console.log(`| backend | ${ids.join(' | ')} | geomean |`);
     console.log(`|---|${ids.map(() => '---:').join('|')}|---:|`);
     for (const [name, rows] of series) {

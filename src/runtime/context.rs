@@ -465,9 +465,13 @@ impl GpuContext {
         let named = [&info.name, &info.driver, &info.driver_info]
             .iter()
             .any(|s| s.to_ascii_lowercase().contains("swiftshader"));
-        let browser_on_cpu = info.backend == wgpu::Backend::BrowserWebGpu
-            && info.device_type == wgpu::DeviceType::Cpu;
-        named || browser_on_cpu
+        named || self.is_browser_on_cpu()
+    }
+
+    /// A browser's WebGPU on a CPU adapter (SwiftShader in Chromium).
+    pub(crate) fn is_browser_on_cpu(&self) -> bool {
+        let info = &self.inner.info;
+        info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// The context's instance of `T` (made with `Default` on first use): state

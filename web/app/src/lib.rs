@@ -109,6 +109,12 @@ impl Demo {
         }
     }
 
+    /// The context as the crate prints it for a bug report: adapter,
+    /// subgroups, f16, tuning, limits.
+    pub fn describe(&self) -> String {
+        self.ctx.to_string()
+    }
+
     /// Runs filter `name` on `width` x `height` RGBA pixels. Resolves to a
     /// [`FilterRun`]: the filtered pixels, the time of the first call (it
     /// compiles the pipeline) and of a second one, and the largest difference
