@@ -211,6 +211,21 @@ fn edge_table() -> Vec<Case> {
             params([1, stride], [1, dilation], Padding::Same, 8, Linear),
         ));
     }
+    // Depthwise 3x3 stride 1 in blocks of 4 rows: heights that fill whole
+    // blocks, blocks that end in the next image, rows wholly in the padding.
+    for (input, padding) in [
+        ([3, 9, 10, 8], Padding::Same),
+        ([2, 10, 5, 4], Padding::Valid),
+        ([1, 4, 4, 4], explicit(3, 0, 0, 2)),
+        ([2, 8, 8, 4], explicit(0, 2, 1, 1)),
+    ] {
+        cases.push(Case::new(
+            input,
+            [3, 3],
+            input[3],
+            params([1, 1], [1, 1], padding, input[3], Linear),
+        ));
+    }
     cases.push(Case::new(
         [1, 5, 6, 12],
         [2, 4],
@@ -262,20 +277,23 @@ fn edge_shapes_match_without_subgroups_too() {
 #[test]
 fn edge_shapes_match_with_narrow_register_tiles() {
     // The 4-pixel register-tiled GEMMs that SwiftShader runs (its compiler
-    // takes minutes on the 8-pixel ones), here on whatever adapter this is.
+    // takes minutes on the 8-pixel ones) and its 4 x 4-block depthwise
+    // kernel, here on whatever adapter this is.
     let Some(ctx) = common::gpu_with_limits(|_| {}) else {
         return;
     };
     conv2d_wgpu::introspect::use_narrow_tiles(&ctx, true);
-    let mut runs = 0;
+    let (mut runs, mut depthwise) = (0, 0);
     for (i, case) in edge_table().iter().enumerate() {
         let ran = case.check(&ctx, 7000 + i as u64);
         runs += ran
             .iter()
             .filter(|a| **a == Algorithm::ImplicitGemm)
             .count();
+        depthwise += ran.iter().filter(|a| **a == Algorithm::Depthwise).count();
     }
     assert!(runs > 20, "{runs}");
+    assert!(depthwise > 10, "{depthwise}");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn every_specialisation_parses_and_validates() {
         dtypes.insert(format!("{}", spec.dtype));
     }
     assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
-    assert_eq!(kernels.len(), 8, "eight kernels: {kernels:?}");
+    assert_eq!(kernels.len(), 9, "nine kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
 }
 

@@ -21,8 +21,10 @@ pub(crate) struct DeviceCaps {
     pub subgroups: bool,
     /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
     pub gpu: bool,
-    /// The register-tiled GEMMs in their narrow variants: the adapter's
-    /// shader compiler takes minutes on the wide unroll (SwiftShader).
+    /// SwiftShader's variants: the register-tiled GEMMs in their narrow
+    /// variants (its shader compiler takes minutes on the wide unroll), and
+    /// depthwise in 4 x 4 pixel blocks (its loads gather lane by lane, so
+    /// reuse from registers pays more than on llvmpipe).
     pub narrow_tiles: bool,
     /// A browser's WebGPU on a CPU adapter (SwiftShader running the browser's
     /// own shader compiler output), where the workgroup-memory GEMM beats the
@@ -247,6 +249,7 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         Algorithm::Direct => (*g, KernelKind::Direct),
         Algorithm::ImplicitGemm => igemm(*g),
         Algorithm::Gemm => igemm(gemm_view(g).expect("Gemm is chosen only where it applies")),
+        Algorithm::Depthwise if caps.narrow_tiles => (*g, KernelKind::DepthwiseBlock),
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
     }

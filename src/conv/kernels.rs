@@ -24,6 +24,9 @@ pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
 pub(crate) const IGEMM_COLUMNS4: u32 = 4;
 /// Output pixels of one row per invocation of the depthwise kernel.
 pub(crate) const DEPTHWISE_PIXELS: u32 = 8;
+/// Output rows and pixels per row of one invocation of the depthwise block kernel.
+pub(crate) const DEPTHWISE_BLOCK_ROWS: u32 = 4;
+pub(crate) const DEPTHWISE_BLOCK_PIXELS: u32 = 4;
 /// The workgroup-memory tiled GEMM: pixels (M) and channels (N) per
 /// workgroup, and the depth (K) staged per step.
 pub(crate) const TILED_M: u32 = 64;
@@ -43,6 +46,8 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("IGEMM_NARROW_PIXELS", IGEMM_NARROW_PIXELS),
         ("IGEMM_COLUMNS4", IGEMM_COLUMNS4),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
+        ("DEPTHWISE_BLOCK_ROWS", DEPTHWISE_BLOCK_ROWS),
+        ("DEPTHWISE_BLOCK_PIXELS", DEPTHWISE_BLOCK_PIXELS),
         ("TILED_M", TILED_M),
         ("TILED_N4", TILED_N / 4),
         ("TILED_K", TILED_K),
@@ -92,13 +97,16 @@ pub(crate) enum KernelKind {
     IgemmScalarNarrow,
     /// Depthwise, 4 channels x `DEPTHWISE_PIXELS` pixels per invocation, cin % 4 == 0.
     DepthwiseVec4,
+    /// Depthwise, 4 channels x a block of `DEPTHWISE_BLOCK_ROWS` x
+    /// `DEPTHWISE_BLOCK_PIXELS` pixels per invocation (SwiftShader), cin % 4 == 0.
+    DepthwiseBlock,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
     IgemmTiled,
 }
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 8] = [
+    pub const ALL: [KernelKind; 9] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmScalar,
@@ -106,6 +114,7 @@ impl KernelKind {
         KernelKind::IgemmVec4Narrow,
         KernelKind::IgemmScalarNarrow,
         KernelKind::DepthwiseVec4,
+        KernelKind::DepthwiseBlock,
         KernelKind::IgemmTiled,
     ];
 
@@ -138,6 +147,10 @@ impl KernelKind {
             KernelKind::DepthwiseVec4 => (
                 "conv2d_depthwise_vec4.wgsl",
                 include_str!("../../shaders/conv2d_depthwise_vec4.wgsl"),
+            ),
+            KernelKind::DepthwiseBlock => (
+                "conv2d_depthwise_block.wgsl",
+                include_str!("../../shaders/conv2d_depthwise_block.wgsl"),
             ),
             KernelKind::IgemmTiled => (
                 "conv2d_igemm_tiled.wgsl",
@@ -207,7 +220,9 @@ impl KernelKind {
         let pixels = rows * out_w;
         let columns4 = match self {
             // Depthwise and tiled dispatches cover a whole weight chunk.
-            KernelKind::DepthwiseVec4 | KernelKind::IgemmTiled => w_stride / 4,
+            KernelKind::DepthwiseVec4 | KernelKind::DepthwiseBlock | KernelKind::IgemmTiled => {
+                w_stride / 4
+            }
             _ => channels.div_ceil(4),
         };
         let (workgroups, total) = match self {
@@ -237,6 +252,13 @@ impl KernelKind {
                 let tiles = rows * out_w.div_ceil(u64::from(DEPTHWISE_PIXELS));
                 (columns4 * tiles.div_ceil(group), tiles)
             }
+            // Workgroups are (channel vec4) x (runs of pixel blocks); blocks
+            // count rows over all images (a block may end in the next one).
+            KernelKind::DepthwiseBlock => {
+                let blocks = rows.div_ceil(u64::from(DEPTHWISE_BLOCK_ROWS))
+                    * out_w.div_ceil(u64::from(DEPTHWISE_BLOCK_PIXELS));
+                (columns4 * blocks.div_ceil(group), blocks)
+            }
         };
         DispatchSize { workgroups, total }
     }
@@ -244,7 +266,7 @@ impl KernelKind {
     /// Fewest outputs any invocation computes, for sizing dispatches.
     pub fn min_outputs_per_invocation(self) -> u64 {
         match self {
-            KernelKind::DepthwiseVec4 => 4,
+            KernelKind::DepthwiseVec4 | KernelKind::DepthwiseBlock => 4,
             _ => 1,
         }
     }
