@@ -106,6 +106,17 @@ fn tap(o: vec3<i32>, dy: i32, dx: i32, base: u32, per_pixel: u32) -> i32 {
     return select(-1, at, inside);
 }
 
+// `sum` where the tap is inside the input, `old` where it is padding (the
+// narrow variants' accumulation, without a branch).
+fn inside_or(old: mat4x4<f32>, sum: mat4x4<f32>, inside: bool) -> mat4x4<f32> {
+    return mat4x4<f32>(
+        select(old[0], sum[0], inside),
+        select(old[1], sum[1], inside),
+        select(old[2], sum[2], inside),
+        select(old[3], sum[3], inside),
+    );
+}
+
 // Writes 16 channels (IGEMM_COLUMNS4 vec4 column groups from col0) of one output pixel with
 // bias and activation (in f32, rounded once to elem); pixels past the end and
 // padding columns are skipped.

@@ -1,19 +1,19 @@
-// Depthwise convolution (groups == cin == cout, cin % 4 == 0), the variant for
-// SwiftShader (conv2d_depthwise_vec4.wgsl computes one row of 8 pixels, which
-// measured faster on llvmpipe). Each invocation computes a block of DEPTHWISE_BLOCK_ROWS x DEPTHWISE_BLOCK_PIXELS (4 x 4) output pixels
-// for 4 channels (a vec4); the channel group comes from the workgroup id, so
-// the weights are the same across a workgroup. What counts on CPU-like
-// adapters is FMAs per load (SwiftShader gathers every load lane by lane): for a 3x3 kernel with
-// stride 1 and no dilation (the common depthwise layer) the block loads its 9
-// weights and each of the 6 input rows it reads once (6 columns each) and
-// reuses them from registers: 144 vec4 FMAs for 45 loads, where the row
-// kernel's 8 pixels take 72 for 39. Other layers, and blocks that would cross into the
-// next image, run row by row with a load per tap. The tile is written out so
-// it stays in registers. Taps in the padding are skipped (not multiplied by
-// zero, which would turn an infinite weight into NaN), as in the CPU
-// reference. Weights: rows (ky * kw + kx) of w_stride floats. `p.total`
-// counts blocks per channel group: (n * out_h rows / DEPTHWISE_BLOCK_ROWS) x
-// (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
+// Depthwise 3x3 convolution with stride 1 and no dilation (groups == cin ==
+// cout, cin % 4 == 0), the variant for SwiftShader; conv2d_depthwise_vec4.wgsl
+// runs the other depthwise layers, and this one elsewhere (one row of 8 pixels
+// measured faster on llvmpipe). Each invocation computes a block of
+// DEPTHWISE_BLOCK_ROWS x DEPTHWISE_BLOCK_PIXELS (4 x 4) output pixels of one
+// image for 4 channels (a vec4); the channel group comes from the workgroup
+// id, so the weights are the same across a workgroup. SwiftShader gathers
+// every load lane by lane, so FMAs per load is what counts: the block loads
+// its 9 weights and each of the 6 input rows it reads once (6 columns each)
+// and reuses them from registers, 144 vec4 FMAs for 45 loads (the row
+// kernel's 8 pixels take 72 for 39). It has no branches but the stores':
+// SwiftShader runs every lane through every branch, taken or not. Taps in the
+// padding are skipped by a select (not multiplied by zero, which would turn an
+// infinite weight into NaN), as in the CPU reference. Weights: rows (ky * 3 +
+// kx) of w_stride floats. `p.total` counts blocks per channel group: n x
+// (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params, activate).
 
@@ -25,11 +25,11 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-// The unrolled blocks below are written for 4 x 4 pixels.
-const_assert DEPTHWISE_BLOCK_PIXELS == 4u;
+// The block below is written out for 4 x 4 pixels.
 const_assert DEPTHWISE_BLOCK_ROWS == 4u;
+const_assert DEPTHWISE_BLOCK_PIXELS == 4u;
 
-// acc + x * w where the input column is inside the image; acc where it is padding.
+// acc + x * w where the input is inside the image; acc where it is padding.
 fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
     return select(acc, fma(x, w, acc), inside);
 }
@@ -50,52 +50,27 @@ fn input_row_inside(iy: i32) -> bool {
     return iy >= 0 && iy < i32(p.in_h);
 }
 
-// The vec4 index of column 0 of input row iy of image n, this channel group.
+// The vec4 index of column 0 of input row iy (clamped into the image) of
+// image n, this channel group.
 fn row_start(n: u32, iy: i32, in_c4_at: u32, in_c4: u32) -> u32 {
-    return p.in_base / 4u + (n * p.in_h + u32(iy)) * p.in_w * in_c4 + in_c4_at;
+    let y = u32(clamp(iy, 0, i32(p.in_h) - 1));
+    return p.in_base / 4u + (n * p.in_h + y) * p.in_w * in_c4 + in_c4_at;
 }
 
-// The input at column ix of the row starting at vec4 index `row` (0 in the padding).
+// The input at column ix of the row starting at vec4 index `row` (clamped
+// into the row; the taps' flags say whether it counts).
 fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
-    return select(vec4(0.0), vec4<f32>(input[row + u32(max(ix, 0)) * in_c4]), inside_row(ix));
+    return vec4<f32>(input[row + u32(clamp(ix, 0, i32(p.in_w) - 1)) * in_c4]);
 }
 
 fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
-    if ox >= p.out_w {
+    if ox >= p.out_w || oy >= p.out_h {
         return;
     }
     let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
     for (var r = 0u; r < 4u; r++) {
         output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
     }
-}
-
-// One row of DEPTHWISE_BLOCK_PIXELS outputs, any kernel, stride and dilation.
-fn generic_row(n: u32, oy: u32, ox0: u32, c4: u32, oc0: u32, in_c4_at: u32) {
-    let chunk4 = p.w_stride / 4u;
-    let in_c4 = p.in_c / 4u;
-    let sw = i32(p.stride_w);
-    let ix0 = i32(ox0 * p.stride_w) - p.pad_left;
-    var a0: vec4<f32>; var a1: vec4<f32>; var a2: vec4<f32>; var a3: vec4<f32>;
-    for (var ky = 0u; ky < p.k_h; ky++) {
-        let iy = i32(oy * p.stride_h + ky * p.dilation_h) - p.pad_top;
-        if !input_row_inside(iy) {
-            continue;
-        }
-        let row = row_start(n, iy, in_c4_at, in_c4);
-        for (var kx = 0u; kx < p.k_w; kx++) {
-            let w = vec4<f32>(weights[(ky * p.k_w + kx) * chunk4 + c4]);
-            let ix = ix0 + i32(kx * p.dilation_w);
-            a0 = mac(a0, column(row, ix + 0 * sw, in_c4), w, inside_row(ix + 0 * sw));
-            a1 = mac(a1, column(row, ix + 1 * sw, in_c4), w, inside_row(ix + 1 * sw));
-            a2 = mac(a2, column(row, ix + 2 * sw, in_c4), w, inside_row(ix + 2 * sw));
-            a3 = mac(a3, column(row, ix + 3 * sw, in_c4), w, inside_row(ix + 3 * sw));
-        }
-    }
-    store(n, oy, ox0 + 0u, oc0, a0);
-    store(n, oy, ox0 + 1u, oc0, a1);
-    store(n, oy, ox0 + 2u, oc0, a2);
-    store(n, oy, ox0 + 3u, oc0, a3);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -112,195 +87,193 @@ fn main(
     }
     let in_c4 = p.in_c / 4u;
     let x_blocks = (p.out_w + DEPTHWISE_BLOCK_PIXELS - 1u) / DEPTHWISE_BLOCK_PIXELS;
+    let y_blocks = (p.out_h + DEPTHWISE_BLOCK_ROWS - 1u) / DEPTHWISE_BLOCK_ROWS;
     let ox0 = (block % x_blocks) * DEPTHWISE_BLOCK_PIXELS;
-    // Rows are counted over all images: a block may end in the next one.
-    let row0 = (block / x_blocks) * DEPTHWISE_BLOCK_ROWS;
-    let n = row0 / p.out_h;
-    let oy0 = row0 % p.out_h;
+    let rest = block / x_blocks;
+    let oy0 = (rest % y_blocks) * DEPTHWISE_BLOCK_ROWS;
+    let n = rest / y_blocks;
     // This chunk's input channels start at its first output channel.
     let in_c4_at = p.oc_offset / 4u + c4;
     let oc0 = p.oc_offset + c4 * 4u;
-    let sliding = p.k_h == 3u && p.k_w == 3u && p.stride_h == 1u && p.stride_w == 1u
-        && p.dilation_h == 1u && p.dilation_w == 1u;
-    if !sliding || oy0 + DEPTHWISE_BLOCK_ROWS > p.out_h {
-        let rows = p.batch * p.out_h;
-        for (var r = 0u; r < DEPTHWISE_BLOCK_ROWS; r++) {
-            let g = row0 + r;
-            if g < rows {
-                generic_row(g / p.out_h, g % p.out_h, ox0, c4, oc0, in_c4_at);
-            }
-        }
-        return;
-    }
     let iy0 = i32(oy0) - p.pad_top;
     let ix0 = i32(ox0) - p.pad_left;
-        // The 9 weights of this channel group, then each of the DEPTHWISE_BLOCK_ROWS + 2
-        // input rows once: its 6 columns feed every output row it is a kernel row of.
-        let w00 = vec4<f32>(weights[0u * chunk4 + c4]);
-        let w01 = vec4<f32>(weights[1u * chunk4 + c4]);
-        let w02 = vec4<f32>(weights[2u * chunk4 + c4]);
-        let w10 = vec4<f32>(weights[3u * chunk4 + c4]);
-        let w11 = vec4<f32>(weights[4u * chunk4 + c4]);
-        let w12 = vec4<f32>(weights[5u * chunk4 + c4]);
-        let w20 = vec4<f32>(weights[6u * chunk4 + c4]);
-        let w21 = vec4<f32>(weights[7u * chunk4 + c4]);
-        let w22 = vec4<f32>(weights[8u * chunk4 + c4]);
-        var a00: vec4<f32>; var a01: vec4<f32>; var a02: vec4<f32>; var a03: vec4<f32>;
-        var a10: vec4<f32>; var a11: vec4<f32>; var a12: vec4<f32>; var a13: vec4<f32>;
-        var a20: vec4<f32>; var a21: vec4<f32>; var a22: vec4<f32>; var a23: vec4<f32>;
-        var a30: vec4<f32>; var a31: vec4<f32>; var a32: vec4<f32>; var a33: vec4<f32>;
-        if input_row_inside(iy0 + 0) {
-            let row = row_start(n, iy0 + 0, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-            a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-            a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-            a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w00, w01, w02);
-        }
-        if input_row_inside(iy0 + 1) {
-            let row = row_start(n, iy0 + 1, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-            a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-            a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-            a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-            a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-            a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-            a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-            a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w00, w01, w02);
-        }
-        if input_row_inside(iy0 + 2) {
-            let row = row_start(n, iy0 + 2, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-            a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-            a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-            a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-            a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-            a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-            a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-            a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-            a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-            a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-            a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-            a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w00, w01, w02);
-        }
-        if input_row_inside(iy0 + 3) {
-            let row = row_start(n, iy0 + 3, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-            a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-            a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-            a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-            a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-            a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-            a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-            a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-            a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-            a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-            a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-            a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w00, w01, w02);
-        }
-        if input_row_inside(iy0 + 4) {
-            let row = row_start(n, iy0 + 4, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-            a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-            a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-            a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-            a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-            a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-            a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-            a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-        }
-        if input_row_inside(iy0 + 5) {
-            let row = row_start(n, iy0 + 5, in_c4_at, in_c4);
-            let s0 = column(row, ix0 + 0, in_c4);
-            let in0 = inside_row(ix0 + 0);
-            let s1 = column(row, ix0 + 1, in_c4);
-            let in1 = inside_row(ix0 + 1);
-            let s2 = column(row, ix0 + 2, in_c4);
-            let in2 = inside_row(ix0 + 2);
-            let s3 = column(row, ix0 + 3, in_c4);
-            let in3 = inside_row(ix0 + 3);
-            let s4 = column(row, ix0 + 4, in_c4);
-            let in4 = inside_row(ix0 + 4);
-            let s5 = column(row, ix0 + 5, in_c4);
-            let in5 = inside_row(ix0 + 5);
-            a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-            a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-            a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-            a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-        }
-        store(n, oy0 + 0u, ox0 + 0u, oc0, a00);
-        store(n, oy0 + 0u, ox0 + 1u, oc0, a01);
-        store(n, oy0 + 0u, ox0 + 2u, oc0, a02);
-        store(n, oy0 + 0u, ox0 + 3u, oc0, a03);
-        store(n, oy0 + 1u, ox0 + 0u, oc0, a10);
-        store(n, oy0 + 1u, ox0 + 1u, oc0, a11);
-        store(n, oy0 + 1u, ox0 + 2u, oc0, a12);
-        store(n, oy0 + 1u, ox0 + 3u, oc0, a13);
-        store(n, oy0 + 2u, ox0 + 0u, oc0, a20);
-        store(n, oy0 + 2u, ox0 + 1u, oc0, a21);
-        store(n, oy0 + 2u, ox0 + 2u, oc0, a22);
-        store(n, oy0 + 2u, ox0 + 3u, oc0, a23);
-        store(n, oy0 + 3u, ox0 + 0u, oc0, a30);
-        store(n, oy0 + 3u, ox0 + 1u, oc0, a31);
-        store(n, oy0 + 3u, ox0 + 2u, oc0, a32);
-        store(n, oy0 + 3u, ox0 + 3u, oc0, a33);
+    let w00 = vec4<f32>(weights[0u * chunk4 + c4]);
+    let w01 = vec4<f32>(weights[1u * chunk4 + c4]);
+    let w02 = vec4<f32>(weights[2u * chunk4 + c4]);
+    let w10 = vec4<f32>(weights[3u * chunk4 + c4]);
+    let w11 = vec4<f32>(weights[4u * chunk4 + c4]);
+    let w12 = vec4<f32>(weights[5u * chunk4 + c4]);
+    let w20 = vec4<f32>(weights[6u * chunk4 + c4]);
+    let w21 = vec4<f32>(weights[7u * chunk4 + c4]);
+    let w22 = vec4<f32>(weights[8u * chunk4 + c4]);
+    var a00: vec4<f32>; var a01: vec4<f32>; var a02: vec4<f32>; var a03: vec4<f32>;
+    var a10: vec4<f32>; var a11: vec4<f32>; var a12: vec4<f32>; var a13: vec4<f32>;
+    var a20: vec4<f32>; var a21: vec4<f32>; var a22: vec4<f32>; var a23: vec4<f32>;
+    var a30: vec4<f32>; var a31: vec4<f32>; var a32: vec4<f32>; var a33: vec4<f32>;
+    // Input row 0 of the block: kernel row 0 of output row 0.
+    {
+        let row_inside = input_row_inside(iy0 + 0);
+        let row = row_start(n, iy0 + 0, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w00, w01, w02);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w00, w01, w02);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w00, w01, w02);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+    }
+    // Input row 1 of the block: kernel row 1 of output row 0, 0 of output row 1.
+    {
+        let row_inside = input_row_inside(iy0 + 1);
+        let row = row_start(n, iy0 + 1, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w10, w11, w12);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w10, w11, w12);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w10, w11, w12);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w10, w11, w12);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w00, w01, w02);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w00, w01, w02);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w00, w01, w02);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+    }
+    // Input row 2 of the block: kernel row 2 of output row 0, 1 of output row 1, 0 of output row 2.
+    {
+        let row_inside = input_row_inside(iy0 + 2);
+        let row = row_start(n, iy0 + 2, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w20, w21, w22);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w20, w21, w22);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w20, w21, w22);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w20, w21, w22);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w10, w11, w12);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w10, w11, w12);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w10, w11, w12);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w10, w11, w12);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w00, w01, w02);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w00, w01, w02);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w00, w01, w02);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+    }
+    // Input row 3 of the block: kernel row 2 of output row 1, 1 of output row 2, 0 of output row 3.
+    {
+        let row_inside = input_row_inside(iy0 + 3);
+        let row = row_start(n, iy0 + 3, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w20, w21, w22);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w20, w21, w22);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w20, w21, w22);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w20, w21, w22);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w10, w11, w12);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w10, w11, w12);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w10, w11, w12);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w10, w11, w12);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w00, w01, w02);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w00, w01, w02);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w00, w01, w02);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+    }
+    // Input row 4 of the block: kernel row 2 of output row 2, 1 of output row 3.
+    {
+        let row_inside = input_row_inside(iy0 + 4);
+        let row = row_start(n, iy0 + 4, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w20, w21, w22);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w20, w21, w22);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w20, w21, w22);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w20, w21, w22);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w10, w11, w12);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w10, w11, w12);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w10, w11, w12);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w10, w11, w12);
+    }
+    // Input row 5 of the block: kernel row 2 of output row 3.
+    {
+        let row_inside = input_row_inside(iy0 + 5);
+        let row = row_start(n, iy0 + 5, in_c4_at, in_c4);
+        let s0 = column(row, ix0 + 0, in_c4);
+        let in0 = row_inside && inside_row(ix0 + 0);
+        let s1 = column(row, ix0 + 1, in_c4);
+        let in1 = row_inside && inside_row(ix0 + 1);
+        let s2 = column(row, ix0 + 2, in_c4);
+        let in2 = row_inside && inside_row(ix0 + 2);
+        let s3 = column(row, ix0 + 3, in_c4);
+        let in3 = row_inside && inside_row(ix0 + 3);
+        let s4 = column(row, ix0 + 4, in_c4);
+        let in4 = row_inside && inside_row(ix0 + 4);
+        let s5 = column(row, ix0 + 5, in_c4);
+        let in5 = row_inside && inside_row(ix0 + 5);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w20, w21, w22);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w20, w21, w22);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w20, w21, w22);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
+    }
+    store(n, oy0 + 0u, ox0 + 0u, oc0, a00);
+    store(n, oy0 + 0u, ox0 + 1u, oc0, a01);
+    store(n, oy0 + 0u, ox0 + 2u, oc0, a02);
+    store(n, oy0 + 0u, ox0 + 3u, oc0, a03);
+    store(n, oy0 + 1u, ox0 + 0u, oc0, a10);
+    store(n, oy0 + 1u, ox0 + 1u, oc0, a11);
+    store(n, oy0 + 1u, ox0 + 2u, oc0, a12);
+    store(n, oy0 + 1u, ox0 + 3u, oc0, a13);
+    store(n, oy0 + 2u, ox0 + 0u, oc0, a20);
+    store(n, oy0 + 2u, ox0 + 1u, oc0, a21);
+    store(n, oy0 + 2u, ox0 + 2u, oc0, a22);
+    store(n, oy0 + 2u, ox0 + 3u, oc0, a23);
+    store(n, oy0 + 3u, ox0 + 0u, oc0, a30);
+    store(n, oy0 + 3u, ox0 + 1u, oc0, a31);
+    store(n, oy0 + 3u, ox0 + 2u, oc0, a32);
+    store(n, oy0 + 3u, ox0 + 3u, oc0, a33);
 }

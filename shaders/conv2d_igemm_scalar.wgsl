@@ -12,8 +12,8 @@
 // into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
-// This variant: scalar input, any cin; per step 32 vec4 FMAs for 8 scalar
-// and 4 vec4 loads.
+// This variant: scalar input, any cin; per step, 4 vec4 FMAs and 1 scalar
+// load per pixel, and 4 weight loads for the tile.
 // Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
 // activate, origin, tap, store_tile).

@@ -12,8 +12,8 @@
 // into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
-// This variant: vec4 input (cin / groups % 4 == 0); per step 128 vec4 FMAs
-// for 24 loads.
+// This variant: vec4 input (cin / groups % 4 == 0); per step, 16 vec4 FMAs
+// and 1 input load per pixel, and 16 weight loads for the tile.
 // Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
 // activate, origin, tap, store_tile).

@@ -211,8 +211,9 @@ fn edge_table() -> Vec<Case> {
             params([1, stride], [1, dilation], Padding::Same, 8, Linear),
         ));
     }
-    // Depthwise 3x3 stride 1 in blocks of 4 rows: heights that fill whole
-    // blocks, blocks that end in the next image, rows wholly in the padding.
+    // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks): heights and widths
+    // that fill whole blocks and that leave part of one, several images, rows
+    // wholly in the padding.
     for (input, padding) in [
         ([3, 9, 10, 8], Padding::Same),
         ([2, 10, 5, 4], Padding::Valid),

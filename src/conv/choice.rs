@@ -22,9 +22,10 @@ pub(crate) struct DeviceCaps {
     /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
     pub gpu: bool,
     /// SwiftShader's variants: the register-tiled GEMMs in their narrow
-    /// variants (its shader compiler takes minutes on the wide unroll), and
-    /// depthwise in 4 x 4 pixel blocks (its loads gather lane by lane, so
-    /// reuse from registers pays more than on llvmpipe).
+    /// variants (its shader compiler takes minutes on the wide unroll, and
+    /// they do not branch), and 3x3 depthwise in 4 x 4 pixel blocks (its
+    /// loads gather lane by lane, so reuse from registers pays more than on
+    /// llvmpipe).
     pub narrow_tiles: bool,
     /// A browser's WebGPU on a CPU adapter (SwiftShader running the browser's
     /// own shader compiler output), where the workgroup-memory GEMM beats the
@@ -249,10 +250,17 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         Algorithm::Direct => (*g, KernelKind::Direct),
         Algorithm::ImplicitGemm => igemm(*g),
         Algorithm::Gemm => igemm(gemm_view(g).expect("Gemm is chosen only where it applies")),
-        Algorithm::Depthwise if caps.narrow_tiles => (*g, KernelKind::DepthwiseBlock),
+        Algorithm::Depthwise if caps.narrow_tiles && sliding_3x3(g) => {
+            (*g, KernelKind::DepthwiseBlock)
+        }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
     }
+}
+
+/// A 3x3 kernel with stride 1 and no dilation: the depthwise block kernel's layers.
+fn sliding_3x3(g: &ConvGeometry) -> bool {
+    g.k_h == 3 && g.k_w == 3 && g.stride == [1, 1] && g.dilation == [1, 1]
 }
 
 /// The convolution as a matrix product `[pixels, K] x [K, cout]`, when it is one:

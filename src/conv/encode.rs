@@ -107,7 +107,8 @@ pub(crate) fn dispatches(
         for slice in &slices {
             let rows = (piece.images.len() * piece.out_rows.len()) as u64;
             let size = kernel.dispatch(
-                rows,
+                piece.images.len() as u64,
+                piece.out_rows.len() as u64,
                 g.out_w as u64,
                 slice.channels as u64,
                 slice.chunk.w_stride as u64,

@@ -97,8 +97,9 @@ pub(crate) enum KernelKind {
     IgemmScalarNarrow,
     /// Depthwise, 4 channels x `DEPTHWISE_PIXELS` pixels per invocation, cin % 4 == 0.
     DepthwiseVec4,
-    /// Depthwise, 4 channels x a block of `DEPTHWISE_BLOCK_ROWS` x
-    /// `DEPTHWISE_BLOCK_PIXELS` pixels per invocation (SwiftShader), cin % 4 == 0.
+    /// Depthwise 3x3, stride 1, no dilation: 4 channels x a block of
+    /// `DEPTHWISE_BLOCK_ROWS` x `DEPTHWISE_BLOCK_PIXELS` pixels per invocation
+    /// (SwiftShader), cin % 4 == 0.
     DepthwiseBlock,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
     IgemmTiled,
@@ -213,10 +214,18 @@ impl KernelKind {
         }
     }
 
-    /// One dispatch's size for `rows` output rows (over all its images) of
-    /// width `out_w` and `channels` output channels stored `w_stride` floats wide.
-    pub fn dispatch(self, rows: u64, out_w: u64, channels: u64, w_stride: u64) -> DispatchSize {
+    /// One dispatch's size for `images` x `out_h` output rows of width
+    /// `out_w` and `channels` output channels stored `w_stride` floats wide.
+    pub fn dispatch(
+        self,
+        images: u64,
+        out_h: u64,
+        out_w: u64,
+        channels: u64,
+        w_stride: u64,
+    ) -> DispatchSize {
         let group = u64::from(self.workgroup_size());
+        let rows = images * out_h;
         let pixels = rows * out_w;
         let columns4 = match self {
             // Depthwise and tiled dispatches cover a whole weight chunk.
@@ -252,10 +261,10 @@ impl KernelKind {
                 let tiles = rows * out_w.div_ceil(u64::from(DEPTHWISE_PIXELS));
                 (columns4 * tiles.div_ceil(group), tiles)
             }
-            // Workgroups are (channel vec4) x (runs of pixel blocks); blocks
-            // count rows over all images (a block may end in the next one).
+            // Workgroups are (channel vec4) x (runs of pixel blocks, each in one image).
             KernelKind::DepthwiseBlock => {
-                let blocks = rows.div_ceil(u64::from(DEPTHWISE_BLOCK_ROWS))
+                let blocks = images
+                    * out_h.div_ceil(u64::from(DEPTHWISE_BLOCK_ROWS))
                     * out_w.div_ceil(u64::from(DEPTHWISE_BLOCK_PIXELS));
                 (columns4 * blocks.div_ceil(group), blocks)
             }
