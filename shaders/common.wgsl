@@ -117,10 +117,30 @@ fn inside_or(old: mat4x4<f32>, sum: mat4x4<f32>, inside: bool) -> mat4x4<f32> {
     );
 }
 
-// Writes 16 channels (IGEMM_COLUMNS4 vec4 column groups from col0) of one output pixel with
-// bias and activation (in f32, rounded once to elem); pixels past the end and
-// padding columns are skipped.
-fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
+// The bias of the 4 channels of column group `col` (padding columns repeat
+// the last channel's).
+fn bias_column(col: u32) -> vec4<f32> {
+    let last = p.chunk_c - 1u;
+    let at = p.oc_offset;
+    return vec4<f32>(
+        f32(bias[at + min(col * 4u, last)]),
+        f32(bias[at + min(col * 4u + 1u, last)]),
+        f32(bias[at + min(col * 4u + 2u, last)]),
+        f32(bias[at + min(col * 4u + 3u, last)]),
+    );
+}
+
+// The bias of the 16 channels (IGEMM_COLUMNS4 vec4 column groups) from col0,
+// loaded once per invocation rather than once per output.
+fn bias_tile(col0: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(bias_column(col0), bias_column(col0 + 1u), bias_column(col0 + 2u), bias_column(col0 + 3u));
+}
+
+// Writes 16 channels (IGEMM_COLUMNS4 vec4 column groups from col0) of one
+// output pixel, `sum` with the bias already added, through the activation (in
+// f32, rounded once to elem); pixels past the end and padding columns are
+// skipped.
+fn store_tile(pixel: u32, col0: u32, sum: mat4x4<f32>) {
     if pixel >= p.batch * p.out_h * p.out_w {
         return;
     }
@@ -129,7 +149,7 @@ fn store_tile(pixel: u32, col0: u32, acc: mat4x4<f32>) {
         for (var r = 0u; r < 4u; r++) {
             let oc = (col0 + j) * 4u + r;
             if oc < p.chunk_c {
-                output[out_at + oc] = elem(activate(acc[j][r] + f32(bias[p.oc_offset + oc]), p.leaky_slope));
+                output[out_at + oc] = elem(activate(sum[j][r], p.leaky_slope));
             }
         }
     }

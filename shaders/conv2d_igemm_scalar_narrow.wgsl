@@ -99,8 +99,9 @@ fn main(
             }
         }
     }
-    store_tile(pixel0 + 0u, col0, acc0);
-    store_tile(pixel0 + 1u, col0, acc1);
-    store_tile(pixel0 + 2u, col0, acc2);
-    store_tile(pixel0 + 3u, col0, acc3);
+    let biases = bias_tile(col0);
+    store_tile(pixel0 + 0u, col0, acc0 + biases);
+    store_tile(pixel0 + 1u, col0, acc1 + biases);
+    store_tile(pixel0 + 2u, col0, acc2 + biases);
+    store_tile(pixel0 + 3u, col0, acc3 + biases);
 }

@@ -127,12 +127,13 @@ fn main(
             }
         }
     }
-    store_tile(pixel0 + 0u, col0, acc0);
-    store_tile(pixel0 + 1u, col0, acc1);
-    store_tile(pixel0 + 2u, col0, acc2);
-    store_tile(pixel0 + 3u, col0, acc3);
-    store_tile(pixel0 + 4u, col0, acc4);
-    store_tile(pixel0 + 5u, col0, acc5);
-    store_tile(pixel0 + 6u, col0, acc6);
-    store_tile(pixel0 + 7u, col0, acc7);
+    let biases = bias_tile(col0);
+    store_tile(pixel0 + 0u, col0, acc0 + biases);
+    store_tile(pixel0 + 1u, col0, acc1 + biases);
+    store_tile(pixel0 + 2u, col0, acc2 + biases);
+    store_tile(pixel0 + 3u, col0, acc3 + biases);
+    store_tile(pixel0 + 4u, col0, acc4 + biases);
+    store_tile(pixel0 + 5u, col0, acc5 + biases);
+    store_tile(pixel0 + 6u, col0, acc6 + biases);
+    store_tile(pixel0 + 7u, col0, acc7 + biases);
 }

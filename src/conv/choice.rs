@@ -27,10 +27,6 @@ pub(crate) struct DeviceCaps {
     /// loads gather lane by lane, so reuse from registers pays more than on
     /// llvmpipe).
     pub narrow_tiles: bool,
-    /// A browser's WebGPU on a CPU adapter (SwiftShader running the browser's
-    /// own shader compiler output), where the workgroup-memory GEMM beats the
-    /// scalar narrow tiles on layers with few input channels.
-    pub browser_on_cpu: bool,
 }
 
 impl DeviceCaps {
@@ -39,7 +35,6 @@ impl DeviceCaps {
             subgroups: ctx.subgroups(),
             gpu: ctx.is_gpu(),
             narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
-            browser_on_cpu: ctx.is_browser_on_cpu(),
         }
     }
 }
@@ -205,10 +200,7 @@ fn unsupported(
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
-/// group; the direct kernel takes what remains. In a browser on a CPU adapter,
-/// layers whose input channels are not a multiple of 4 (the scalar tiles) run
-/// the workgroup-memory GEMM instead (B4 in headless Chromium on SwiftShader:
-/// 0.56 GFLOP/s against 0.35-0.42, measured with `web/bench.sh --force=...`).
+/// group; the direct kernel takes what remains.
 fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algorithm {
     let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
     let one_workgroup_of_tiles = u64::from(IGEMM_PIXELS * IGEMM_COLUMNS4 * 4)
@@ -217,8 +209,7 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algori
     if outputs < one_workgroup_of_tiles {
         return Algorithm::Direct;
     }
-    let scalar_in_browser = caps.browser_on_cpu && g.groups == 1 && !g.in_c.is_multiple_of(4);
-    let gemm = if caps.gpu || scalar_in_browser {
+    let gemm = if caps.gpu {
         Algorithm::TiledGemm
     } else {
         Algorithm::Gemm
@@ -300,56 +291,3 @@ fn unsupported_error(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::semantics::params::Conv2dParams;
-
-    fn same(input: [usize; 4], k: usize, cout: usize, stride: usize) -> ConvGeometry {
-        let params = Conv2dParams {
-            stride: [stride, stride],
-            padding: Padding::Same,
-            ..Default::default()
-        };
-        LayerShape::new([k, k, input[3], cout], None, params)
-            .unwrap()
-            .geometry(input)
-            .unwrap()
-    }
-
-    const LLVMPIPE: DeviceCaps = DeviceCaps {
-        subgroups: false,
-        gpu: false,
-        narrow_tiles: false,
-        browser_on_cpu: false,
-    };
-    const BROWSER_ON_SWIFTSHADER: DeviceCaps = DeviceCaps {
-        narrow_tiles: true,
-        browser_on_cpu: true,
-        ..LLVMPIPE
-    };
-
-    #[test]
-    fn a_browser_on_a_cpu_adapter_runs_few_input_channels_on_the_workgroup_memory_gemm() {
-        let b4 = same([1, 224, 224, 3], 7, 64, 2);
-        let b2 = same([1, 56, 56, 64], 3, 64, 1);
-        assert_eq!(
-            heuristic(&b4, BROWSER_ON_SWIFTSHADER, 1),
-            Algorithm::TiledGemm
-        );
-        assert_eq!(
-            heuristic(&b2, BROWSER_ON_SWIFTSHADER, 1),
-            Algorithm::ImplicitGemm
-        );
-        // Natively (SwiftShader's own ICD included) the register tiles stay.
-        let native_swiftshader = DeviceCaps {
-            browser_on_cpu: false,
-            ..BROWSER_ON_SWIFTSHADER
-        };
-        assert_eq!(
-            heuristic(&b4, native_swiftshader, 1),
-            Algorithm::ImplicitGemm
-        );
-        assert_eq!(heuristic(&b4, LLVMPIPE, 1), Algorithm::ImplicitGemm);
-    }
-}

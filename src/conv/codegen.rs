@@ -340,7 +340,7 @@ fn codegen_unrolls_one_accumulator_per_pixel() {
         let text = generate(variant);
         for i in 0..variant.pixels() {
             assert!(text.contains(&format!("var acc{i}: mat4x4<f32>;")));
-            assert!(text.contains(&format!("store_tile(pixel0 + {i}u, col0, acc{i});")));
+            assert!(text.contains(&format!("store_tile(pixel0 + {i}u, col0, acc{i} + biases);")));
         }
         let next = variant.pixels();
         assert!(!text.contains(&format!("acc{next}")), "{}", variant.file);

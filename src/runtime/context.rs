@@ -469,7 +469,7 @@ impl GpuContext {
     }
 
     /// A browser's WebGPU on a CPU adapter (SwiftShader in Chromium).
-    pub(crate) fn is_browser_on_cpu(&self) -> bool {
+    fn is_browser_on_cpu(&self) -> bool {
         let info = &self.inner.info;
         info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu
     }
