@@ -290,4 +290,3 @@ fn unsupported_error(
         groups: layer.params.groups,
     }
 }
-
