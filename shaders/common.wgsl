@@ -2,8 +2,9 @@
 // storage element types `elem` / `elem4`, f32 or f16): the uniform
 // block all kernels read, the fused activation chosen by ACTIVATION
 // (0 linear, 1 relu, 2 relu6, 3 leaky relu, 4 sigmoid, 5 tanh, 6 silu), and
-// the helpers of the register-tiled implicit GEMMs. Every kernel declares the
-// same bindings (input, weights, bias, output, p), which the helpers use.
+// the helpers of the register-tiled implicit GEMMs and of the depthwise
+// kernels. Every kernel declares the same bindings (input, weights, bias,
+// output, p), which the helpers use.
 override ACTIVATION: u32 = 0u;
 
 // One dispatch's piece of the convolution (src/conv/plan.rs). Matches
@@ -152,5 +153,28 @@ fn store_tile(pixel: u32, col0: u32, sum: mat4x4<f32>) {
                 output[out_at + oc] = elem(activate(sum[j][r], p.leaky_slope));
             }
         }
+    }
+}
+
+// --- Depthwise (conv2d_depthwise_*.wgsl) ---
+
+// acc + x * w where the input is inside the image; acc where it is padding.
+fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
+    return select(acc, fma(x, w, acc), inside);
+}
+
+fn inside_row(ix: i32) -> bool {
+    return ix >= 0 && ix < i32(p.in_w);
+}
+
+// Writes 4 channels from oc0 of output pixel (n, oy, ox) with bias and
+// activation (in f32, rounded once to elem); pixels outside the output are skipped.
+fn store_channels4(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
+    if ox >= p.out_w || oy >= p.out_h {
+        return;
+    }
+    let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
+    for (var r = 0u; r < 4u; r++) {
+        output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
     }
 }

@@ -15,7 +15,8 @@
 // kx) of w_stride floats. `p.total` counts blocks per channel group: n x
 // (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
-// Prepended with the element types, tile constants and common.wgsl (Params, activate).
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, mac, inside_row, store_channels4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -29,21 +30,12 @@ override WORKGROUP_SIZE: u32 = 64u;
 const_assert DEPTHWISE_BLOCK_ROWS == 4u;
 const_assert DEPTHWISE_BLOCK_PIXELS == 4u;
 
-// acc + x * w where the input is inside the image; acc where it is padding.
-fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
-    return select(acc, fma(x, w, acc), inside);
-}
-
 // One 3-tap kernel row on input columns a, b, c.
 fn taps3(
     acc: vec4<f32>, a: vec4<f32>, b: vec4<f32>, c: vec4<f32>,
     ia: bool, ib: bool, ic: bool, wa: vec4<f32>, wb: vec4<f32>, wc: vec4<f32>,
 ) -> vec4<f32> {
     return mac(mac(mac(acc, a, wa, ia), b, wb, ib), c, wc, ic);
-}
-
-fn inside_row(ix: i32) -> bool {
-    return ix >= 0 && ix < i32(p.in_w);
 }
 
 fn input_row_inside(iy: i32) -> bool {
@@ -61,16 +53,6 @@ fn row_start(n: u32, iy: i32, in_c4_at: u32, in_c4: u32) -> u32 {
 // into the row; the taps' flags say whether it counts).
 fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
     return vec4<f32>(input[row + u32(clamp(ix, 0, i32(p.in_w) - 1)) * in_c4]);
-}
-
-fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
-    if ox >= p.out_w || oy >= p.out_h {
-        return;
-    }
-    let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
-    for (var r = 0u; r < 4u; r++) {
-        output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
-    }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -260,20 +242,20 @@ fn main(
         a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w20, w21, w22);
         a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
     }
-    store(n, oy0 + 0u, ox0 + 0u, oc0, a00);
-    store(n, oy0 + 0u, ox0 + 1u, oc0, a01);
-    store(n, oy0 + 0u, ox0 + 2u, oc0, a02);
-    store(n, oy0 + 0u, ox0 + 3u, oc0, a03);
-    store(n, oy0 + 1u, ox0 + 0u, oc0, a10);
-    store(n, oy0 + 1u, ox0 + 1u, oc0, a11);
-    store(n, oy0 + 1u, ox0 + 2u, oc0, a12);
-    store(n, oy0 + 1u, ox0 + 3u, oc0, a13);
-    store(n, oy0 + 2u, ox0 + 0u, oc0, a20);
-    store(n, oy0 + 2u, ox0 + 1u, oc0, a21);
-    store(n, oy0 + 2u, ox0 + 2u, oc0, a22);
-    store(n, oy0 + 2u, ox0 + 3u, oc0, a23);
-    store(n, oy0 + 3u, ox0 + 0u, oc0, a30);
-    store(n, oy0 + 3u, ox0 + 1u, oc0, a31);
-    store(n, oy0 + 3u, ox0 + 2u, oc0, a32);
-    store(n, oy0 + 3u, ox0 + 3u, oc0, a33);
+    store_channels4(n, oy0 + 0u, ox0 + 0u, oc0, a00);
+    store_channels4(n, oy0 + 0u, ox0 + 1u, oc0, a01);
+    store_channels4(n, oy0 + 0u, ox0 + 2u, oc0, a02);
+    store_channels4(n, oy0 + 0u, ox0 + 3u, oc0, a03);
+    store_channels4(n, oy0 + 1u, ox0 + 0u, oc0, a10);
+    store_channels4(n, oy0 + 1u, ox0 + 1u, oc0, a11);
+    store_channels4(n, oy0 + 1u, ox0 + 2u, oc0, a12);
+    store_channels4(n, oy0 + 1u, ox0 + 3u, oc0, a13);
+    store_channels4(n, oy0 + 2u, ox0 + 0u, oc0, a20);
+    store_channels4(n, oy0 + 2u, ox0 + 1u, oc0, a21);
+    store_channels4(n, oy0 + 2u, ox0 + 2u, oc0, a22);
+    store_channels4(n, oy0 + 2u, ox0 + 3u, oc0, a23);
+    store_channels4(n, oy0 + 3u, ox0 + 0u, oc0, a30);
+    store_channels4(n, oy0 + 3u, ox0 + 1u, oc0, a31);
+    store_channels4(n, oy0 + 3u, ox0 + 2u, oc0, a32);
+    store_channels4(n, oy0 + 3u, ox0 + 3u, oc0, a33);
 }

@@ -9,7 +9,8 @@
 // Weights: rows (ky * kw + kx) of w_stride floats. `p.total` counts row
 // segments of DEPTHWISE_PIXELS pixels per channel group.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
-// Prepended with the element types, tile constants and common.wgsl (Params, activate).
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, mac, inside_row, store_channels4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -21,28 +22,9 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 const_assert DEPTHWISE_PIXELS == 8u; // the unroll below is written for 8 pixels
 
-// acc + x * w where the input column is inside the image; acc where it is padding.
-fn mac(acc: vec4<f32>, x: vec4<f32>, w: vec4<f32>, inside: bool) -> vec4<f32> {
-    return select(acc, fma(x, w, acc), inside);
-}
-
-fn inside_row(ix: i32) -> bool {
-    return ix >= 0 && ix < i32(p.in_w);
-}
-
 // The input at column ix of the row starting at vec4 index `row` (0 in the padding).
 fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
     return select(vec4(0.0), vec4<f32>(input[row + u32(max(ix, 0)) * in_c4]), inside_row(ix));
-}
-
-fn store(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
-    if ox >= p.out_w {
-        return;
-    }
-    let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
-    for (var r = 0u; r < 4u; r++) {
-        output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
-    }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -133,12 +115,12 @@ fn main(
         }
     }
     let oc0 = p.oc_offset + c4 * 4u;
-    store(n, oy, ox0 + 0u, oc0, acc0);
-    store(n, oy, ox0 + 1u, oc0, acc1);
-    store(n, oy, ox0 + 2u, oc0, acc2);
-    store(n, oy, ox0 + 3u, oc0, acc3);
-    store(n, oy, ox0 + 4u, oc0, acc4);
-    store(n, oy, ox0 + 5u, oc0, acc5);
-    store(n, oy, ox0 + 6u, oc0, acc6);
-    store(n, oy, ox0 + 7u, oc0, acc7);
+    store_channels4(n, oy, ox0 + 0u, oc0, acc0);
+    store_channels4(n, oy, ox0 + 1u, oc0, acc1);
+    store_channels4(n, oy, ox0 + 2u, oc0, acc2);
+    store_channels4(n, oy, ox0 + 3u, oc0, acc3);
+    store_channels4(n, oy, ox0 + 4u, oc0, acc4);
+    store_channels4(n, oy, ox0 + 5u, oc0, acc5);
+    store_channels4(n, oy, ox0 + 6u, oc0, acc6);
+    store_channels4(n, oy, ox0 + 7u, oc0, acc7);
 }
