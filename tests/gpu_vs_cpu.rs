@@ -346,8 +346,9 @@ fn nan_and_infinity_propagate_as_on_the_cpu() {
                     let mut w = random4([3, 3, cin / groups, 4], 22);
                     // An infinite weight meeting the padding on the top row: the
                     // reference skips padding taps, and so do all kernels but
-                    // TiledGemm, which multiplies padding as zeros (documented).
-                    if algorithm != Algorithm::TiledGemm {
+                    // TiledGemm and Winograd, which multiply padding as zeros
+                    // (documented).
+                    if !matches!(algorithm, Algorithm::TiledGemm | Algorithm::Winograd) {
                         w[[0, 0, 0, 1]] = f32::INFINITY;
                     }
                     let conv = GpuConv2d::new(ctx, w.view(), Some(b.view()), p)
@@ -364,11 +365,71 @@ fn nan_and_infinity_propagate_as_on_the_cpu() {
                         "{what}: NaN must reach the output"
                     );
                     let b = Some(b.view());
+                    let y = if algorithm == Algorithm::Winograd {
+                        winograd_tiles_checked(y, &x, w.view(), b, p, precision, &what)
+                    } else {
+                        y
+                    };
                     assert_matches_reference_in(&y, x.view(), w.view(), b, p, precision, &what);
                 }
             }
         }
     }
+}
+
+/// Winograd (F(2x2, 3x3), 'same' padding here) mixes the 4 x 4 input window
+/// of each 2 x 2 output tile: a non-finite input reaches every output of the
+/// tiles whose window holds it (as NaN where infinities of both signs meet).
+/// Checks that every output the reference makes non-finite is non-finite
+/// there, and returns `y` with those tiles' outputs replaced by the
+/// reference's, for the usual comparison of all the others.
+fn winograd_tiles_checked(
+    mut y: Array4<f32>,
+    x: &Array4<f32>,
+    w: ndarray::ArrayView4<f32>,
+    b: Option<ndarray::ArrayView1<f32>>,
+    p: Conv2dParams,
+    precision: Precision,
+    what: &str,
+) -> Array4<f32> {
+    // The reference on the data as the layer stores it.
+    let rounded = |a: ndarray::ArrayViewD<f32>| match precision {
+        Precision::F16 => a.mapv(|v| conv2d_wgpu::half::f16::from_f32(v).to_f32()),
+        _ => a.to_owned(),
+    };
+    let xs = rounded(x.view().into_dyn()).into_dimensionality().unwrap();
+    let ws = rounded(w.into_dyn()).into_dimensionality().unwrap();
+    let bs = b.map(|b| rounded(b.into_dyn()).into_dimensionality().unwrap());
+    let reference =
+        conv2d_wgpu::conv2d_cpu(xs.view(), ws.view(), bs.as_ref().map(|b| b.view()), p).unwrap();
+    let (h, wd) = (x.shape()[1] as i64, x.shape()[2] as i64);
+    let mut touched = 0;
+    for ((n, oy, ox, c), value) in y.indexed_iter_mut() {
+        let (top, left) = ((oy / 2 * 2) as i64 - 1, (ox / 2 * 2) as i64 - 1);
+        let window_finite = (top..top + 4).all(|iy| {
+            (left..left + 4).all(|ix| {
+                !(0..h).contains(&iy)
+                    || !(0..wd).contains(&ix)
+                    || x.slice(s![n, iy as usize, ix as usize, ..])
+                        .iter()
+                        .all(|v| v.is_finite())
+            })
+        });
+        let expected = reference[[n, oy, ox, c]];
+        if !expected.is_finite() {
+            assert!(
+                !value.is_finite(),
+                "{what}: at {:?} GPU {value} but CPU {expected}",
+                (n, oy, ox, c)
+            );
+        }
+        if !window_finite {
+            *value = expected;
+            touched += 1;
+        }
+    }
+    assert!(touched > 0, "{what}: the non-finite inputs reach some tile");
+    y
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The WGSL the crate compiles, exactly: every kernel as handed to wgpu (element
-//! types, tile constants, `common.wgsl`, the kernel) for f32 and f16 storage,
+//! types, tile constants, `params.wgsl`, the shared helpers or a variant's part,
+//! the kernel) for f32 and f16 storage,
 //! every specialisation of its override
 //! constants, validated by the naga that wgpu re-exports before and after the
 //! overrides are applied; and the Rust uniform block against WGSL's `Params`.
@@ -54,7 +55,7 @@ fn every_specialisation_parses_and_validates() {
         dtypes.insert(format!("{}", spec.dtype));
     }
     assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
-    assert_eq!(kernels.len(), 9, "nine kernels: {kernels:?}");
+    assert_eq!(kernels.len(), 15, "fifteen kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
 }
 
@@ -81,7 +82,7 @@ fn rust_uniform_block_matches_wgsl_params() {
         .types
         .iter()
         .find(|(_, ty)| ty.name.as_deref() == Some("Params"))
-        .expect("common.wgsl declares Params");
+        .expect("params.wgsl declares Params");
     let naga::TypeInner::Struct { members, span } = &ty.inner else {
         panic!("Params is a struct");
     };

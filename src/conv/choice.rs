@@ -6,7 +6,8 @@
 //! before any input is known (by `GpuConv2d::with_algorithm`).
 
 use crate::conv::kernels::{KernelKind, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N};
-use crate::conv::plan::Piece;
+use crate::conv::plan::{Budget, Piece};
+use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
 use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
@@ -27,6 +28,10 @@ pub(crate) struct DeviceCaps {
     /// loads gather lane by lane, so reuse from registers pays more than on
     /// llvmpipe).
     pub narrow_tiles: bool,
+    /// f32 elements one storage binding holds (Winograd's scratch must fit).
+    pub binding_f32s: u64,
+    /// Workgroups one dispatch may have.
+    pub max_workgroups: u64,
 }
 
 impl DeviceCaps {
@@ -35,6 +40,8 @@ impl DeviceCaps {
             subgroups: ctx.subgroups(),
             gpu: ctx.is_gpu(),
             narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
+            binding_f32s: Budget::new(ctx.limits(), 1, DType::F32).binding_elements,
+            max_workgroups: Budget::new(ctx.limits(), 1, DType::F32).max_workgroups(),
         }
     }
 }
@@ -83,13 +90,13 @@ pub(crate) struct Choice {
 /// (else `UnsupportedAlgorithm`), otherwise the heuristic's.
 pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> Result<Choice> {
     let algorithm = match facts.forced {
-        Some(forced) => match unsupported(forced, g, facts.weight_chunks) {
+        Some(forced) => match unsupported(forced, g, &facts, caps) {
             None => forced,
             Some(reason) => return Err(unsupported_error(forced, reason, facts.layer)),
         },
         None => match facts.tuned {
-            Some(tuned) if unsupported(tuned, g, facts.weight_chunks).is_none() => tuned,
-            _ => heuristic(g, caps, facts.weight_chunks),
+            Some(tuned) if unsupported(tuned, g, &facts, caps).is_none() => tuned,
+            _ => heuristic(g, caps, &facts),
         },
     };
     let (geometry, kernel) = lower(algorithm, g, caps);
@@ -103,7 +110,11 @@ pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> R
 /// Whether `algorithm` can run some input of this layer: checked on the
 /// smallest input the kernel fits (its own extent, unpadded). `Gemm` depends on
 /// the input, so it is only checked per input.
-pub(crate) fn check_forcible(facts: LayerFacts, algorithm: Algorithm) -> Result<()> {
+pub(crate) fn check_forcible(
+    facts: LayerFacts,
+    caps: DeviceCaps,
+    algorithm: Algorithm,
+) -> Result<()> {
     if algorithm == Algorithm::Gemm {
         return Ok(());
     }
@@ -134,13 +145,29 @@ pub(crate) fn check_forcible(facts: LayerFacts, algorithm: Algorithm) -> Result<
     let Ok(probe) = unpadded.geometry(probe_input) else {
         return Ok(());
     };
-    match unsupported(algorithm, &probe, facts.weight_chunks) {
+    match unsupported(algorithm, &probe, &facts, caps) {
         None => Ok(()),
         Some(reason) => Err(unsupported_error(algorithm, reason, layer)),
     }
 }
 
 impl Choice {
+    /// The kernels of one piece, in order: the kernel alone, or Winograd's
+    /// input transform, products and output transform.
+    pub fn stages(&self) -> Vec<KernelKind> {
+        match self.kernel {
+            KernelKind::WinogradGemm | KernelKind::WinogradGemmSubgroup => {
+                let input = if self.geometry.in_c.is_multiple_of(4) {
+                    KernelKind::WinogradInputVec4
+                } else {
+                    KernelKind::WinogradInputScalar
+                };
+                vec![input, self.kernel, KernelKind::WinogradOutput]
+            }
+            kernel => vec![kernel],
+        }
+    }
+
     /// Whether the kernel needs its edge checks for these pieces and weight
     /// chunks: only the tiled GEMM can drop them, when its tiles divide every
     /// dispatch exactly (depth, each chunk's channels, each piece's pixels).
@@ -162,12 +189,14 @@ impl Choice {
     }
 }
 
-/// Why `algorithm` cannot run `g` with weights in `weight_chunks` chunks, if it cannot.
+/// Why `algorithm` cannot run `g` for this layer on this device, if it cannot.
 fn unsupported(
     algorithm: Algorithm,
     g: &ConvGeometry,
-    weight_chunks: usize,
+    facts: &LayerFacts,
+    caps: DeviceCaps,
 ) -> Option<&'static str> {
+    let weight_chunks = facts.weight_chunks;
     match algorithm {
         Algorithm::Direct => None,
         Algorithm::ImplicitGemm if g.groups > 1 && !g.out_c_per_group().is_multiple_of(4) => {
@@ -191,6 +220,31 @@ fn unsupported(
             Some("it needs groups == cin == cout with cin a multiple of 4")
         }
         Algorithm::Depthwise => None,
+        Algorithm::Winograd if !winograd::applies(facts.layer) => {
+            Some("it needs a 3x3 kernel with stride 1, no dilation and groups == 1")
+        }
+        Algorithm::Winograd
+            if weight_chunks > 1
+                || winograd::weight_elements(g.in_c, g.out_c.next_multiple_of(4))
+                    > caps.binding_f32s =>
+        {
+            Some("its transformed weights (16 x cin x cout in f32) must fit one storage binding")
+        }
+        Algorithm::Winograd => {
+            // f32 bounds the input and output of either element type.
+            let images = winograd::images_per_piece(
+                g,
+                g.out_c.next_multiple_of(4),
+                4,
+                caps.binding_f32s * 4,
+                caps.max_workgroups,
+            );
+            (images == 0).then_some(
+                "one image, its transformed input or its products (16 x 4 x 4 per 2 x 2 \
+                 outputs, f32) exceed max_storage_buffer_binding_size, or its dispatches \
+                 the workgroup grid",
+            )
+        }
     }
 }
 
@@ -201,7 +255,7 @@ fn unsupported(
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
 /// group; the direct kernel takes what remains.
-fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algorithm {
+fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorithm {
     let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
     let one_workgroup_of_tiles = u64::from(IGEMM_PIXELS * IGEMM_COLUMNS4 * 4)
         * u64::from(KernelKind::IgemmVec4.workgroup_size())
@@ -219,7 +273,7 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, weight_chunks: usize) -> Algori
     [Algorithm::Depthwise, gemm, Algorithm::ImplicitGemm]
         .into_iter()
         .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
-        .find(|a| unsupported(*a, g, weight_chunks).is_none())
+        .find(|a| unsupported(*a, g, facts, caps).is_none())
         .unwrap_or(Algorithm::Direct)
 }
 
@@ -246,6 +300,8 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
+        Algorithm::Winograd if caps.subgroups => (*g, KernelKind::WinogradGemmSubgroup),
+        Algorithm::Winograd => (*g, KernelKind::WinogradGemm),
     }
 }
 

@@ -1,33 +1,54 @@
 //! Turning a plan into GPU work: one uniform block per dispatch (made once per
-//! input shape), bind groups over the input and output buffers, and the
-//! dispatches recorded into one compute pass.
+//! input shape, with Winograd's scratch buffers), bind groups over the input
+//! and output buffers, and the dispatches recorded into one compute pass.
 
 use std::num::NonZeroU64;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::conv::pipelines;
-use crate::conv::plan::Plan;
+use crate::conv::plan::{Piece, Plan};
 use crate::conv::uniform::KernelParams;
 use crate::conv::weights::{LayerWeights, WeightChunk};
+use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
 use crate::runtime::limits::FoldedGrid;
+use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
+
+/// A buffer a dispatch reads or writes at binding 0 or 3.
+#[derive(Clone)]
+enum Operand {
+    /// Elements of the forward pass's input (binding 0) or output (binding 3),
+    /// of the layer's element type.
+    Tensor(Range<u64>),
+    /// All of a scratch buffer of the prepared shape (Winograd's, f32).
+    Scratch(wgpu::Buffer),
+}
+
+/// The weights a dispatch binds.
+#[derive(Clone)]
+enum Weights {
+    Chunk(usize),
+    /// Winograd's transformed weights.
+    Transformed(wgpu::Buffer),
+}
 
 /// One dispatch of a forward pass, independent of the buffers it will bind.
 pub(crate) struct Dispatch {
+    pipeline: Arc<wgpu::ComputePipeline>,
     uniform: wgpu::Buffer,
     grid: FoldedGrid,
-    /// Elements of the input and output it binds.
-    input: Range<u64>,
-    output: Range<u64>,
-    /// Index of its weight chunk.
-    chunk: usize,
-    /// Bytes per element of the input and output.
+    input: Operand,
+    output: Operand,
+    weights: Weights,
+    /// Bytes per element of the input and output tensors.
     element_bytes: u64,
 }
 
 /// A dispatch with its bind group: ready to record.
 pub(crate) struct BoundDispatch {
+    pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     grid: FoldedGrid,
 }
@@ -91,6 +112,9 @@ pub(crate) fn dispatches(
     weights: &LayerWeights,
     leaky_slope: f32,
 ) -> Result<Vec<Dispatch>> {
+    if plan.choice.algorithm == Algorithm::Winograd {
+        return winograd_dispatches(ctx, plan, weights, leaky_slope);
+    }
     let limits = ctx.limits();
     let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
     let g = &plan.choice.geometry;
@@ -160,16 +184,130 @@ pub(crate) fn dispatches(
                 wgpu::BufferUsages::UNIFORM,
             )?;
             dispatches.push(Dispatch {
+                pipeline: plan.pipelines[0].clone(),
                 uniform,
                 grid,
-                input: input.clone(),
-                output: output.clone(),
-                chunk: slice.chunk_index,
+                input: Operand::Tensor(input.clone()),
+                output: Operand::Tensor(output.clone()),
+                weights: Weights::Chunk(slice.chunk_index),
                 element_bytes,
             });
         }
     }
     Ok(dispatches)
+}
+
+/// Winograd's dispatches: per piece (a run of images), the input transform
+/// into scratch V, the products into scratch M, the output transform. The
+/// pieces take turns with the two scratch buffers (sized for the largest).
+fn winograd_dispatches(
+    ctx: &GpuContext,
+    plan: &Plan,
+    weights: &LayerWeights,
+    leaky_slope: f32,
+) -> Result<Vec<Dispatch>> {
+    let limits = ctx.limits();
+    let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
+    let g = &plan.choice.geometry;
+    let w_stride = weights.chunks[0].w_stride;
+    let element_bytes = plan.dtype.size_bytes();
+    let most_images = plan
+        .pieces
+        .iter()
+        .map(|p| p.images.len())
+        .max()
+        .unwrap_or(1);
+    let (v_elements, m_elements) = winograd::scratch_elements(g, most_images, w_stride);
+    let transformed_weights = weights.winograd(ctx, g.in_c)?;
+    let transformed = ctx.new_tensor_buffer("conv2d winograd input", v_elements * 4);
+    let products = ctx.new_tensor_buffer("conv2d winograd products", m_elements * 4);
+    let mut dispatches = Vec::new();
+    for piece in &plan.pieces {
+        let (input, output) = (piece.input_elements(g), piece.output_elements(g));
+        let sizes = winograd::dispatch_sizes(g, piece.images.len(), w_stride);
+        let operands = [
+            (
+                Operand::Tensor(input.clone()),
+                Operand::Scratch(transformed.clone()),
+            ),
+            (
+                Operand::Scratch(transformed.clone()),
+                Operand::Scratch(products.clone()),
+            ),
+            (
+                Operand::Scratch(products.clone()),
+                Operand::Tensor(output.clone()),
+            ),
+        ];
+        for ((pipeline, (workgroups, total)), (from, to)) in
+            plan.pipelines.iter().zip(sizes).zip(operands)
+        {
+            let grid = FoldedGrid::new(workgroups, limits.max_compute_workgroups_per_dimension)
+                .ok_or(Conv2dError::DispatchTooLarge {
+                    output_shape: plan.output_shape,
+                    outputs: (piece.images.len() * g.out_h * g.out_w * g.out_c) as u64,
+                    max_per_dimension: limits.max_compute_workgroups_per_dimension,
+                })?;
+            let params = KernelParams {
+                total: total as u32,
+                row_stride: grid.x * pipelines_workgroup(),
+                in_base: base(&input, alignment, element_bytes),
+                out_base: base(&output, alignment, element_bytes),
+                w_stride: w_stride as u32,
+                chunk_c: g.out_c as u32,
+                ..piece_params(g, piece, leaky_slope)
+            };
+            let uniform = ctx.buffer_init(
+                "conv2d params",
+                bytemuck::bytes_of(&params),
+                wgpu::BufferUsages::UNIFORM,
+            )?;
+            dispatches.push(Dispatch {
+                pipeline: pipeline.clone(),
+                uniform,
+                grid,
+                input: from,
+                output: to,
+                weights: Weights::Transformed(transformed_weights.clone()),
+                element_bytes,
+            });
+        }
+    }
+    Ok(dispatches)
+}
+
+/// Invocations per workgroup of Winograd's kernels.
+fn pipelines_workgroup() -> u32 {
+    crate::conv::kernels::WORKGROUP_SIZE
+}
+
+/// The uniform block's shape fields for `piece` (whole images).
+fn piece_params(
+    g: &crate::semantics::geometry::ConvGeometry,
+    piece: &Piece,
+    leaky_slope: f32,
+) -> KernelParams {
+    KernelParams {
+        batch: piece.images.len() as u32,
+        in_h: piece.in_rows.len() as u32,
+        in_w: g.in_w as u32,
+        in_c: g.in_c as u32,
+        out_h: piece.out_rows.len() as u32,
+        out_w: g.out_w as u32,
+        out_c: g.out_c as u32,
+        k_h: g.k_h as u32,
+        k_w: g.k_w as u32,
+        stride_h: g.stride[0] as u32,
+        stride_w: g.stride[1] as u32,
+        dilation_h: g.dilation[0] as u32,
+        dilation_w: g.dilation[1] as u32,
+        pad_top: piece.local_pad_top(g) as i32,
+        pad_left: g.pad_left as i32,
+        in_c_per_group: g.in_c_per_group() as u32,
+        out_c_per_group: g.out_c_per_group() as u32,
+        leaky_slope,
+        ..KernelParams::default()
+    }
 }
 
 /// Bind groups for `dispatches` over these input and output buffers.
@@ -182,44 +320,42 @@ pub(crate) fn bind(
 ) -> Result<Vec<BoundDispatch>> {
     let layout = pipelines::bind_group_layout(ctx)?;
     let alignment = u64::from(ctx.limits().min_storage_buffer_offset_alignment).max(4);
-    Ok(dispatches
+    dispatches
         .iter()
         .map(|d| {
+            let weight_buffer = match &d.weights {
+                Weights::Chunk(chunk) => &weights.chunks[*chunk].buffer,
+                Weights::Transformed(buffer) => buffer,
+            };
             let bind_group = ctx.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("conv2d"),
                 layout: &layout,
                 entries: &[
-                    entry(0, sub_binding(input, &d.input, alignment, d.element_bytes)),
-                    entry(1, weights.chunks[d.chunk].buffer.as_entire_buffer_binding()),
+                    entry(0, binding(&d.input, input, alignment, d.element_bytes)),
+                    entry(1, weight_buffer.as_entire_buffer_binding()),
                     entry(2, weights.bias.as_entire_buffer_binding()),
-                    entry(
-                        3,
-                        sub_binding(output, &d.output, alignment, d.element_bytes),
-                    ),
+                    entry(3, binding(&d.output, output, alignment, d.element_bytes)),
                     entry(4, d.uniform.as_entire_buffer_binding()),
                 ],
             });
-            BoundDispatch {
+            Ok(BoundDispatch {
+                pipeline: d.pipeline.clone(),
                 bind_group,
                 grid: d.grid,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// The dispatches of one forward pass, in one compute pass.
-pub(crate) fn record(
-    encoder: &mut wgpu::CommandEncoder,
-    pipeline: &wgpu::ComputePipeline,
-    work: &[BoundDispatch],
-) {
-    record_timed(encoder, pipeline, work, None);
+/// The dispatches of one forward pass, in one compute pass (wgpu orders a
+/// dispatch that reads a buffer after the one that wrote it).
+pub(crate) fn record(encoder: &mut wgpu::CommandEncoder, work: &[BoundDispatch]) {
+    record_timed(encoder, work, None);
 }
 
 /// [`record`], writing timestamps at the start and end of the pass (tuning).
 pub(crate) fn record_timed(
     encoder: &mut wgpu::CommandEncoder,
-    pipeline: &wgpu::ComputePipeline,
     work: &[BoundDispatch],
     timestamps: Option<&wgpu::QuerySet>,
 ) {
@@ -232,10 +368,27 @@ pub(crate) fn record_timed(
             end_of_pass_write_index: Some(1),
         }),
     });
-    pass.set_pipeline(pipeline);
+    let mut current: Option<&Arc<wgpu::ComputePipeline>> = None;
     for d in work {
+        if current.is_none_or(|p| !Arc::ptr_eq(p, &d.pipeline)) {
+            pass.set_pipeline(&d.pipeline);
+            current = Some(&d.pipeline);
+        }
         pass.set_bind_group(0, &d.bind_group, &[]);
         pass.dispatch_workgroups(d.grid.x, d.grid.y, 1);
+    }
+}
+
+/// The binding of an operand: its part of the caller's `tensor`, or its scratch buffer.
+fn binding<'a>(
+    operand: &'a Operand,
+    tensor: &'a wgpu::Buffer,
+    alignment: u64,
+    element_bytes: u64,
+) -> wgpu::BufferBinding<'a> {
+    match operand {
+        Operand::Tensor(elements) => sub_binding(tensor, elements, alignment, element_bytes),
+        Operand::Scratch(buffer) => buffer.as_entire_buffer_binding(),
     }
 }
 

@@ -11,7 +11,8 @@ use crate::semantics::precision::DType;
 pub struct ShaderSpecialisation {
     /// The kernel's file name.
     pub name: &'static str,
-    /// The WGSL handed to wgpu (element types, tile constants, `common.wgsl`, the kernel).
+    /// The WGSL handed to wgpu (element types, tile constants, `params.wgsl`, `common.wgsl` or a
+    /// Winograd variant's part, the kernel).
     pub source: String,
     /// The storage element type it is compiled for.
     pub dtype: DType,
@@ -38,7 +39,7 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
                         source: kind.source(dtype),
                         dtype,
                         constants: kind.constants(activation, check),
-                        subgroups: kind == KernelKind::IgemmSubgroup,
+                        subgroups: kind.uses_subgroups(),
                     });
                 }
             }

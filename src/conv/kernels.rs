@@ -78,7 +78,92 @@ pub(crate) fn element_types_wgsl(dtype: DType) -> &'static str {
 }
 
 /// Uniform block and activation, prepended to every kernel after the tile constants.
+const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
+/// Helpers of the kernels that share the bindings `input`, `weights`,
+/// `bias`, `output` (all but the Winograd ones), after `PARAMS_WGSL`.
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+
+/// The Winograd input transform's binding and load, vec4 (cin % 4 == 0).
+const WINOGRAD_INPUT_VEC4: &str = "\
+@group(0) @binding(0) var<storage, read> input: array<elem4>;
+// Channels 4 c4..4 c4 + 4 of pixel `pixel` of the bound input.
+fn load_channels4(pixel: u32, c4: u32) -> vec4<f32> {
+    return vec4<f32>(input[p.in_base / 4u + pixel * (p.in_c / 4u) + c4]);
+}
+";
+
+/// The same, one channel at a time (other cin; channels past cin are zero).
+const WINOGRAD_INPUT_SCALAR: &str = "\
+@group(0) @binding(0) var<storage, read> input: array<elem>;
+// Channels 4 c4..4 c4 + 4 of pixel `pixel` of the bound input (zero past cin).
+fn load_channels4(pixel: u32, c4: u32) -> vec4<f32> {
+    let at = p.in_base + pixel * p.in_c;
+    let c = c4 * 4u;
+    let last = p.in_c - 1u;
+    let v = vec4<f32>(
+        f32(input[at + min(c, last)]),
+        f32(input[at + min(c + 1u, last)]),
+        f32(input[at + min(c + 2u, last)]),
+        f32(input[at + min(c + 3u, last)]),
+    );
+    return select(vec4<f32>(0.0), v, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(p.in_c));
+}
+";
+
+/// The Winograd products' entry point and weight loads: each invocation loads
+/// the 16 weight vec4 of a step.
+const WINOGRAD_GEMM_PLAIN: &str = "\
+fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
+    let c0 = min(col0, cout4 - 1u);
+    let c1 = min(col0 + 1u, cout4 - 1u);
+    let c2 = min(col0 + 2u, cout4 - 1u);
+    let c3 = min(col0 + 3u, cout4 - 1u);
+    let r1 = k + cout4;
+    let r2 = k + 2u * cout4;
+    let r3 = k + 3u * cout4;
+    return WeightTile(
+        mat4x4<f32>(weights[k + c0], weights[r1 + c0], weights[r2 + c0], weights[r3 + c0]),
+        mat4x4<f32>(weights[k + c1], weights[r1 + c1], weights[r2 + c1], weights[r3 + c1]),
+        mat4x4<f32>(weights[k + c2], weights[r1 + c2], weights[r2 + c2], weights[r3 + c2]),
+        mat4x4<f32>(weights[k + c3], weights[r1 + c3], weights[r2 + c3], weights[r3 + c3]),
+    );
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    gemm(workgroup, local, 0u);
+}
+";
+
+/// The same with subgroups of at least 8: each lane loads 2 of the 16 weight
+/// vec4 of a step and `subgroupBroadcast` hands them to the others.
+const WINOGRAD_GEMM_SUBGROUP: &str = "\
+fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
+    // Lane v holds rows v / 4 and 2 + v / 4 of column group v % 4.
+    let v = lane % 8u;
+    let col = min(col0 + v % 4u, cout4 - 1u);
+    let mine0 = weights[k + (v / 4u) * cout4 + col];
+    let mine1 = weights[k + (2u + v / 4u) * cout4 + col];
+    return WeightTile(
+        mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u)),
+        mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u)),
+        mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u)),
+        mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u)),
+    );
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    gemm(workgroup, local, lane);
+}
+";
 
 /// The compute shaders, one per file in `shaders/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,11 +188,23 @@ pub(crate) enum KernelKind {
     DepthwiseBlock,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
     IgemmTiled,
+    /// Winograd F(2x2, 3x3) input transform, vec4 input (cin % 4 == 0).
+    WinogradInputVec4,
+    /// The same, scalar input.
+    WinogradInputScalar,
+    /// Winograd's 16 batched products, register-tiled.
+    WinogradGemm,
+    /// `WinogradGemm` sharing weight loads with subgroupBroadcast (subgroups >= 8).
+    WinogradGemmSubgroup,
+    /// Winograd output transform, bias and activation.
+    WinogradOutput,
+    /// Winograd's weight transform, once per layer.
+    WinogradWeights,
 }
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 9] = [
+    pub const ALL: [KernelKind; 15] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmScalar,
@@ -117,6 +214,12 @@ impl KernelKind {
         KernelKind::DepthwiseVec4,
         KernelKind::DepthwiseBlock,
         KernelKind::IgemmTiled,
+        KernelKind::WinogradInputVec4,
+        KernelKind::WinogradInputScalar,
+        KernelKind::WinogradGemm,
+        KernelKind::WinogradGemmSubgroup,
+        KernelKind::WinogradOutput,
+        KernelKind::WinogradWeights,
     ];
 
     fn file(self) -> (&'static str, &'static str) {
@@ -157,22 +260,68 @@ impl KernelKind {
                 "conv2d_igemm_tiled.wgsl",
                 include_str!("../../shaders/conv2d_igemm_tiled.wgsl"),
             ),
+            KernelKind::WinogradInputVec4 | KernelKind::WinogradInputScalar => (
+                "winograd/input.wgsl",
+                include_str!("../../shaders/winograd/input.wgsl"),
+            ),
+            KernelKind::WinogradGemm | KernelKind::WinogradGemmSubgroup => (
+                "winograd/gemm.wgsl",
+                include_str!("../../shaders/winograd/gemm.wgsl"),
+            ),
+            KernelKind::WinogradOutput => (
+                "winograd/output.wgsl",
+                include_str!("../../shaders/winograd/output.wgsl"),
+            ),
+            KernelKind::WinogradWeights => (
+                "winograd/weights.wgsl",
+                include_str!("../../shaders/winograd/weights.wgsl"),
+            ),
         }
     }
 
-    /// The file name, for labels and error messages.
+    /// What goes between `params.wgsl` and the kernel's file: the shared
+    /// helpers (with the shared bindings), or a Winograd variant's own part.
+    fn prelude(self) -> &'static str {
+        match self {
+            KernelKind::WinogradInputVec4 => WINOGRAD_INPUT_VEC4,
+            KernelKind::WinogradInputScalar => WINOGRAD_INPUT_SCALAR,
+            KernelKind::WinogradGemm => WINOGRAD_GEMM_PLAIN,
+            KernelKind::WinogradGemmSubgroup => WINOGRAD_GEMM_SUBGROUP,
+            KernelKind::WinogradOutput | KernelKind::WinogradWeights => "",
+            _ => COMMON_WGSL,
+        }
+    }
+
+    /// The file name (with the variant where kinds share a file), for labels
+    /// and error messages.
     pub fn name(self) -> &'static str {
-        self.file().0
+        match self {
+            KernelKind::WinogradInputVec4 => "winograd/input.wgsl (vec4)",
+            KernelKind::WinogradInputScalar => "winograd/input.wgsl (scalar)",
+            KernelKind::WinogradGemm => "winograd/gemm.wgsl",
+            KernelKind::WinogradGemmSubgroup => "winograd/gemm.wgsl (subgroup)",
+            _ => self.file().0,
+        }
     }
 
     /// The WGSL the crate compiles for storage of `dtype`: the element types,
-    /// the tile constants, `common.wgsl`, the kernel.
+    /// the tile constants, `params.wgsl`, the prelude (`common.wgsl`, or a
+    /// Winograd variant's part), the kernel.
     pub fn source(self, dtype: DType) -> String {
         format!(
-            "{}{}\n{COMMON_WGSL}\n{}",
+            "{}{}\n{PARAMS_WGSL}\n{}\n{}",
             element_types_wgsl(dtype),
             tile_constants_wgsl(),
+            self.prelude(),
             self.file().1
+        )
+    }
+
+    /// The kernels that use subgroup operations (need `Features::SUBGROUP`).
+    pub fn uses_subgroups(self) -> bool {
+        matches!(
+            self,
+            KernelKind::IgemmSubgroup | KernelKind::WinogradGemmSubgroup
         )
     }
 
@@ -267,6 +416,14 @@ impl KernelKind {
                     * out_h.div_ceil(u64::from(DEPTHWISE_BLOCK_ROWS))
                     * out_w.div_ceil(u64::from(DEPTHWISE_BLOCK_PIXELS));
                 (columns4 * blocks.div_ceil(group), blocks)
+            }
+            KernelKind::WinogradInputVec4
+            | KernelKind::WinogradInputScalar
+            | KernelKind::WinogradGemm
+            | KernelKind::WinogradGemmSubgroup
+            | KernelKind::WinogradOutput
+            | KernelKind::WinogradWeights => {
+                unreachable!("Winograd's dispatches are sized by conv/winograd.rs")
             }
         };
         DispatchSize { workgroups, total }

@@ -281,7 +281,7 @@ impl GpuConv2d {
                 let queue = self.ctx.queue();
                 write_padded(queue, &buffers.input, input_data.bytes());
                 let mut encoder = device.create_command_encoder(&Default::default());
-                encode::record(&mut encoder, &prepared.plan.pipeline, &buffers.work);
+                encode::record(&mut encoder, &buffers.work);
                 let bytes = buffers.output_bytes;
                 encoder.copy_buffer_to_buffer(&buffers.output, 0, &buffers.staging, 0, bytes);
                 self.ctx.submit(encoder.finish());
@@ -362,7 +362,7 @@ impl GpuConv2d {
                     &prepared.dispatches,
                 )
             })?;
-            encode::record(&mut encoder, &prepared.plan.pipeline, &work);
+            encode::record(&mut encoder, &work);
             self.ctx.submit(encoder.finish());
             Ok(output)
         })?;
@@ -469,7 +469,7 @@ impl GpuConv2d {
                 &prepared.dispatches,
             )
         })?;
-        encode::record(encoder, &prepared.plan.pipeline, &work);
+        encode::record(encoder, &work);
         Ok(())
     }
 
@@ -541,7 +541,7 @@ impl GpuConv2d {
     /// # Ok::<(), conv2d_wgpu::Conv2dError>(())
     /// ```
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Self> {
-        choice::check_forcible(self.facts(), algorithm)?;
+        choice::check_forcible(self.facts(), DeviceCaps::of(&self.ctx), algorithm)?;
         self.forced = Some(algorithm);
         self.cache = ShapeCache::default();
         Ok(self)
@@ -688,7 +688,7 @@ impl GpuConv2d {
             output,
             &prepared.dispatches,
         )?;
-        encode::record(encoder, &prepared.plan.pipeline, &work);
+        encode::record(encoder, &work);
         Ok(())
     }
 }

@@ -17,3 +17,4 @@ pub(crate) mod sequential;
 pub(crate) mod tuning;
 pub(crate) mod uniform;
 pub(crate) mod weights;
+pub(crate) mod winograd;

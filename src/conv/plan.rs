@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use crate::conv::choice::{self, Choice, DeviceCaps, LayerFacts};
 use crate::conv::pipelines::{self, PipelineKey};
+use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
+use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::ConvGeometry;
 use crate::semantics::precision::DType;
@@ -26,7 +28,8 @@ pub(crate) struct Plan {
     pub dtype: DType,
     pub choice: Choice,
     pub pieces: Vec<Piece>,
-    pub pipeline: Arc<wgpu::ComputePipeline>,
+    /// One pipeline per stage of a piece (`Choice::stages`).
+    pub pipelines: Vec<Arc<wgpu::ComputePipeline>>,
 }
 
 impl Plan {
@@ -50,22 +53,33 @@ impl Plan {
             facts.dtype,
         );
         let widest = chunk_widths.iter().copied().max().unwrap_or(1);
-        let pieces = pieces(&choice.geometry, widest, &budget)?;
-        let pipeline = pipelines::pipeline(
-            ctx,
-            PipelineKey {
-                kind: kernel,
-                dtype: facts.dtype,
-                activation: facts.layer.params.activation.shader_code(),
-                check_bounds: choice.check_bounds(&pieces, chunk_widths),
-            },
-        )?;
+        let pieces = if choice.algorithm == Algorithm::Winograd {
+            winograd_pieces(&choice.geometry, widest, &budget)
+        } else {
+            pieces(&choice.geometry, widest, &budget)?
+        };
+        let check_bounds = choice.check_bounds(&pieces, chunk_widths);
+        let pipelines = choice
+            .stages()
+            .into_iter()
+            .map(|kind| {
+                pipelines::pipeline(
+                    ctx,
+                    PipelineKey {
+                        kind,
+                        dtype: facts.dtype,
+                        activation: facts.layer.params.activation.shader_code(),
+                        check_bounds,
+                    },
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Plan {
             output_shape: geometry.output_shape(),
             dtype: facts.dtype,
             choice,
             pieces,
-            pipeline,
+            pipelines,
         })
     }
 }
@@ -84,6 +98,11 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
+    /// Workgroups one dispatch may have (a folded 2-D grid).
+    pub fn max_workgroups(&self) -> u64 {
+        u64::from(self.max_workgroups_per_dimension).pow(2)
+    }
+
     pub fn new(limits: &wgpu::Limits, outputs_per_workgroup: u64, dtype: DType) -> Self {
         let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
         let max_groups = u64::from(limits.max_compute_workgroups_per_dimension);
@@ -166,6 +185,28 @@ fn span(images: &Range<usize>, rows: &Range<usize>, height: usize, row_len: u64)
     let start = (images.start * height + rows.start) as u64 * row_len;
     let end = ((images.end - 1) * height + rows.end) as u64 * row_len;
     start..end
+}
+
+/// Winograd's pieces: runs of whole images that fit one binding each and
+/// whose dispatches fit the grid (`choice` refuses Winograd where one image
+/// does not).
+fn winograd_pieces(g: &ConvGeometry, w_stride: usize, budget: &Budget) -> Vec<Piece> {
+    let step = winograd::images_per_piece(
+        g,
+        w_stride.next_multiple_of(4),
+        budget.element_bytes,
+        budget.binding_elements * budget.element_bytes,
+        budget.max_workgroups(),
+    )
+    .max(1);
+    (0..g.batch)
+        .step_by(step)
+        .map(|start| Piece {
+            images: start..(start + step).min(g.batch),
+            out_rows: 0..g.out_h,
+            in_rows: 0..g.in_h,
+        })
+        .collect()
 }
 
 /// Pieces covering the whole output, each within `budget` for `channels_per_dispatch`

@@ -155,7 +155,7 @@ fn time(
         ctx.capture("timing a conv2d", || {
             let mut encoder = ctx.device().create_command_encoder(&Default::default());
             let queries = timestamps.as_ref().map(|t| &t.queries);
-            encode::record_timed(&mut encoder, &plan.pipeline, &work, queries);
+            encode::record_timed(&mut encoder, &work, queries);
             if let Some(t) = &timestamps {
                 t.resolve(&mut encoder);
             }

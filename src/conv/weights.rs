@@ -5,13 +5,19 @@
 //! `Precision::F16` layers.
 
 use std::ops::Range;
+use std::sync::Mutex;
 
 use ndarray::{ArrayView1, ArrayView4};
 
+use crate::conv::kernels::{KernelKind, WORKGROUP_SIZE};
+use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::{self, Budget};
+use crate::conv::uniform::KernelParams;
+use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
 use crate::runtime::elements;
 use crate::runtime::limits::check_buffer;
+use crate::runtime::limits::FoldedGrid;
 use crate::semantics::error::{Conv2dError, Result};
 use crate::semantics::geometry::LayerShape;
 use crate::semantics::precision::DType;
@@ -32,6 +38,9 @@ pub(crate) struct LayerWeights {
     pub bias: wgpu::Buffer,
     /// The element type of both.
     pub dtype: DType,
+    /// Winograd's transform of the weights (`conv/winograd.rs`), f32, made
+    /// on the device by the first plan that runs Winograd.
+    winograd: Mutex<Option<wgpu::Buffer>>,
 }
 
 impl LayerWeights {
@@ -69,6 +78,7 @@ impl LayerWeights {
                 chunks,
                 bias,
                 dtype,
+                winograd: Mutex::default(),
             })
         })
     }
@@ -104,12 +114,85 @@ impl LayerWeights {
             chunks,
             bias: convert(&self.bias, layer.out_channels())?,
             dtype,
+            winograd: Mutex::default(),
         })
     }
 
     /// Output channels of each chunk.
     pub fn chunk_widths(&self) -> Vec<usize> {
         self.chunks.iter().map(|c| c.channels.len()).collect()
+    }
+
+    /// Winograd's transform of the weights of a layer with `in_c` input
+    /// channels and one chunk: 16 matrices of `in_c` (padded to 4) rows of
+    /// `w_stride` f32 (`conv/winograd.rs`), computed on the device by
+    /// `shaders/winograd/weights.wgsl` the first time it is asked for (one
+    /// submit, no wait), then kept.
+    pub fn winograd(&self, ctx: &GpuContext, in_c: usize) -> Result<wgpu::Buffer> {
+        let mut slot = self.winograd.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(buffer) = slot.as_ref() {
+            return Ok(buffer.clone());
+        }
+        let chunk = &self.chunks[0];
+        let pipeline = pipelines::pipeline(
+            ctx,
+            PipelineKey {
+                kind: KernelKind::WinogradWeights,
+                dtype: self.dtype,
+                activation: 0,
+                check_bounds: true,
+            },
+        )?;
+        let layout = pipelines::bind_group_layout(ctx)?;
+        let limits = ctx.limits();
+        let total = (in_c * chunk.w_stride / 4) as u64;
+        let grid = FoldedGrid::new(
+            total.div_ceil(u64::from(WORKGROUP_SIZE)),
+            limits.max_compute_workgroups_per_dimension,
+        )
+        .ok_or(Conv2dError::DispatchTooLarge {
+            output_shape: [3, 3, in_c, chunk.w_stride],
+            outputs: total,
+            max_per_dimension: limits.max_compute_workgroups_per_dimension,
+        })?;
+        let params = KernelParams {
+            in_c: in_c as u32,
+            w_stride: chunk.w_stride as u32,
+            total: total as u32,
+            row_stride: grid.x * WORKGROUP_SIZE,
+            ..KernelParams::default()
+        };
+        let bytes = winograd::weight_elements(in_c, chunk.w_stride) * 4;
+        let buffer = ctx.capture("transforming weights for Winograd", || {
+            let transformed = ctx.new_tensor_buffer("conv2d winograd weights", bytes);
+            let uniform = ctx.buffer_init(
+                "conv2d params",
+                bytemuck::bytes_of(&params),
+                wgpu::BufferUsages::UNIFORM,
+            )?;
+            let bind_group = ctx.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("conv2d winograd weights"),
+                layout: &layout,
+                entries: &[
+                    whole(0, &chunk.buffer),
+                    whole(1, &chunk.buffer),
+                    whole(2, &self.bias),
+                    whole(3, &transformed),
+                    whole(4, &uniform),
+                ],
+            });
+            let mut encoder = ctx.device().create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
+            ctx.submit(encoder.finish());
+            Ok(transformed)
+        })?;
+        *slot = Some(buffer.clone());
+        Ok(buffer)
     }
 
     /// Device bytes of the weights and bias buffers.
@@ -150,4 +233,11 @@ fn pack(weights: ArrayView4<f32>, channels: &Range<usize>) -> (usize, Vec<f32>) 
             .for_each(|(d, s)| *d = *s);
     }
     (w_stride, padded)
+}
+
+fn whole(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
 }

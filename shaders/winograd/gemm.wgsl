@@ -1,0 +1,100 @@
+// Winograd F(2x2, 3x3), step 2 of 3: the 16 batched products
+// M[xi] = V[xi] x U[xi], [tiles][cin] x [cin][cout] for each position xi of
+// the transformed tile, where U = G g G^T are the weights transformed once
+// on the host (src/conv/winograd.rs). Each invocation computes
+// IGEMM_PIXELS tiles x 16 output channels of one xi, register-tiled as the
+// implicit GEMMs are (one mat4x4 of accumulators per tile), with no
+// bounds checks in the loop: tiles past the end repeat the last and store
+// nothing. V, U and M are f32 whatever the storage type. `p.total` counts
+// runs of IGEMM_PIXELS tiles per xi. Prepended with the element types, tile
+// constants, params.wgsl and the entry point with its weight loads
+// (`weight_tile`: plain, or shared across a subgroup).
+
+@group(0) @binding(0) var<storage, read> transformed: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> products: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per tile
+
+// The 4 x 4 weight blocks of rows k..k+4 for the 4 column groups of a step.
+struct WeightTile {
+    w0: mat4x4<f32>,
+    w1: mat4x4<f32>,
+    w2: mat4x4<f32>,
+    w3: mat4x4<f32>,
+}
+
+fn tile(a: vec4<f32>, w: WeightTile) -> mat4x4<f32> {
+    return mat4x4<f32>(w.w0 * a, w.w1 * a, w.w2 * a, w.w3 * a);
+}
+
+fn store(tile: u32, tiles: u32, base: u32, cout4: u32, col0: u32, acc: mat4x4<f32>) {
+    if tile >= tiles {
+        return;
+    }
+    let at = base + tile * cout4;
+    for (var j = 0u; j < IGEMM_COLUMNS4; j++) {
+        if col0 + j < cout4 {
+            products[at + col0 + j] = acc[j];
+        }
+    }
+}
+
+fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
+    let cin4 = (p.in_c + 3u) / 4u;
+    let cout4 = p.w_stride / 4u;
+    let tiles = p.batch * ((p.out_h + 1u) / 2u) * ((p.out_w + 1u) / 2u);
+    let col_tiles = (cout4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
+    let runs = (p.total + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
+    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
+    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
+    let rest = group_index / col_tiles;
+    let xi = rest / runs;
+    if xi >= 16u {
+        return; // a workgroup of the folded grid past the end (uniform: per workgroup)
+    }
+    let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * IGEMM_PIXELS;
+    let last = tiles - 1u;
+    let a_base = xi * tiles * cin4;
+    let a0 = a_base + min(tile0 + 0u, last) * cin4;
+    let a1 = a_base + min(tile0 + 1u, last) * cin4;
+    let a2 = a_base + min(tile0 + 2u, last) * cin4;
+    let a3 = a_base + min(tile0 + 3u, last) * cin4;
+    let a4 = a_base + min(tile0 + 4u, last) * cin4;
+    let a5 = a_base + min(tile0 + 5u, last) * cin4;
+    let a6 = a_base + min(tile0 + 6u, last) * cin4;
+    let a7 = a_base + min(tile0 + 7u, last) * cin4;
+    // Weight rows of this xi: cin4 * 4 rows of cout4 vec4.
+    let w_base = xi * cin4 * 4u * cout4;
+    var acc0: mat4x4<f32>;
+    var acc1: mat4x4<f32>;
+    var acc2: mat4x4<f32>;
+    var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>;
+    var acc5: mat4x4<f32>;
+    var acc6: mat4x4<f32>;
+    var acc7: mat4x4<f32>;
+    for (var c4 = 0u; c4 < cin4; c4++) {
+        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, lane);
+        acc0 += tile(transformed[a0 + c4], w);
+        acc1 += tile(transformed[a1 + c4], w);
+        acc2 += tile(transformed[a2 + c4], w);
+        acc3 += tile(transformed[a3 + c4], w);
+        acc4 += tile(transformed[a4 + c4], w);
+        acc5 += tile(transformed[a5 + c4], w);
+        acc6 += tile(transformed[a6 + c4], w);
+        acc7 += tile(transformed[a7 + c4], w);
+    }
+    let out_base = xi * tiles * cout4;
+    store(tile0 + 0u, tiles, out_base, cout4, col0, acc0);
+    store(tile0 + 1u, tiles, out_base, cout4, col0, acc1);
+    store(tile0 + 2u, tiles, out_base, cout4, col0, acc2);
+    store(tile0 + 3u, tiles, out_base, cout4, col0, acc3);
+    store(tile0 + 4u, tiles, out_base, cout4, col0, acc4);
+    store(tile0 + 5u, tiles, out_base, cout4, col0, acc5);
+    store(tile0 + 6u, tiles, out_base, cout4, col0, acc6);
+    store(tile0 + 7u, tiles, out_base, cout4, col0, acc7);
+}
