@@ -8,6 +8,8 @@
 //!   timed to completion (`iter_custom` + `ctx.wait()`);
 //! - `gpu_resident/naive_direct`: the same with the one-invocation-per-output
 //!   kernel, the baseline the speed-ups are measured against;
+//! - `gpu_resident/winograd_vs/<algorithm>` (B2, B5, B8): Winograd and the
+//!   implicit GEMM forced on the same layer, side by side;
 //! - `gpu_resident/tuned_<algorithm>` (B2, B6, B7): the algorithm
 //!   `Tuning::Measure` picked on this adapter;
 //! - `gpu_resident_f16/<algorithm>` (B2, B6, B7, where the adapter has
@@ -62,6 +64,15 @@ fn bench(c: &mut Criterion) {
             for (name, layer) in [(chosen.as_str(), &conv), ("naive_direct", &naive)] {
                 let id = BenchmarkId::new("gpu_resident", name);
                 bench_resident(&mut group, id, ctx, layer, &x_device);
+            }
+            if ["B2", "B5", "B8"].contains(&s.id.as_str()) {
+                for algorithm in [Algorithm::Winograd, Algorithm::ImplicitGemm] {
+                    let forced = GpuConv2d::new(ctx, w.view(), Some(b.view()), s.params)
+                        .and_then(|c| c.with_algorithm(algorithm))
+                        .unwrap();
+                    let id = BenchmarkId::new("gpu_resident/winograd_vs", format!("{algorithm:?}"));
+                    bench_resident(&mut group, id, ctx, &forced, &x_device);
+                }
             }
             if ["B2", "B6", "B7"].contains(&s.id.as_str()) {
                 ctx.set_tuning(Tuning::Measure);

@@ -201,7 +201,14 @@ async fn gpu_matches_the_cpu_on_seeded_configurations() {
         "60 configurations: {compared} GPU runs compared with the CPU, {rejected} rejected as on the CPU; per algorithm {per_algorithm:?}"
     ));
     assert!(compared >= 100, "{compared}");
-    for algorithm in ["Direct", "ImplicitGemm", "Gemm", "Depthwise", "TiledGemm"] {
+    for algorithm in [
+        "Direct",
+        "ImplicitGemm",
+        "Gemm",
+        "Depthwise",
+        "TiledGemm",
+        "Winograd",
+    ] {
         assert!(
             per_algorithm.contains_key(algorithm),
             "{algorithm} never ran: {per_algorithm:?}"

@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
         Some(Algorithm::Gemm),
         Some(Algorithm::Depthwise),
         Some(Algorithm::TiledGemm),
+        Some(Algorithm::Winograd),
     ]);
     let Ok(forced) = forced.copied() else { return };
     let (x, w, b, p) = (

@@ -250,7 +250,11 @@ fn unsupported(
 
 /// The heuristic: the direct kernel for problems so small that a tiled kernel
 /// would not fill one workgroup (it measured faster there: the seed, B1, runs
-/// in half the time); else depthwise where it applies; else, on GPUs, the
+/// in half the time); else depthwise where it applies; else, on CPU-like
+/// adapters other than SwiftShader, Winograd for 3x3 stride-1 layers with at
+/// least 64 input and output channels (on llvmpipe it measured 1.7-3x the
+/// implicit GEMM on B2 and B5, and slower on B8's 32 channels, where the
+/// transforms outweigh the products it saves); else, on GPUs, the
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
@@ -268,13 +272,20 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
     } else {
         Algorithm::Gemm
     };
+    let winograd_pays = !caps.gpu && !caps.narrow_tiles && g.in_c >= 64 && g.out_c >= 64;
     // Per-group GEMMs pay when each group has a few input channels.
     let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
-    [Algorithm::Depthwise, gemm, Algorithm::ImplicitGemm]
-        .into_iter()
-        .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
-        .find(|a| unsupported(*a, g, facts, caps).is_none())
-        .unwrap_or(Algorithm::Direct)
+    [
+        Algorithm::Depthwise,
+        Algorithm::Winograd,
+        gemm,
+        Algorithm::ImplicitGemm,
+    ]
+    .into_iter()
+    .filter(|a| *a != Algorithm::Winograd || winograd_pays)
+    .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
+    .find(|a| unsupported(*a, g, facts, caps).is_none())
+    .unwrap_or(Algorithm::Direct)
 }
 
 /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
