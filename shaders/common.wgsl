@@ -89,14 +89,20 @@ fn inside_row(ix: i32) -> bool {
     return ix >= 0 && ix < i32(p.in_w);
 }
 
-// Writes 4 channels from oc0 of output pixel (n, oy, ox) with bias and
-// activation (in f32, rounded once to elem); pixels outside the output are skipped.
-fn store_channels4(n: u32, oy: u32, ox: u32, oc0: u32, acc: vec4<f32>) {
+// The bias of the 4 channels from oc0, loaded once per invocation.
+fn bias4(oc0: u32) -> vec4<f32> {
+    return vec4<f32>(f32(bias[oc0]), f32(bias[oc0 + 1u]), f32(bias[oc0 + 2u]), f32(bias[oc0 + 3u]));
+}
+
+// Writes 4 channels from oc0 of output pixel (n, oy, ox), `sum` with the bias
+// already added, through the activation (in f32, rounded once to elem);
+// pixels outside the output are skipped.
+fn store_channels4(n: u32, oy: u32, ox: u32, oc0: u32, sum: vec4<f32>) {
     if ox >= p.out_w || oy >= p.out_h {
         return;
     }
     let out_at = p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0;
     for (var r = 0u; r < 4u; r++) {
-        output[out_at + r] = elem(activate(acc[r] + f32(bias[oc0 + r]), p.leaky_slope));
+        output[out_at + r] = elem(activate(sum[r], p.leaky_slope));
     }
 }

@@ -16,7 +16,7 @@
 // (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, store_channels4).
+// activate, mac, inside_row, bias4, store_channels4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -242,20 +242,21 @@ fn main(
         a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w20, w21, w22);
         a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
     }
-    store_channels4(n, oy0 + 0u, ox0 + 0u, oc0, a00);
-    store_channels4(n, oy0 + 0u, ox0 + 1u, oc0, a01);
-    store_channels4(n, oy0 + 0u, ox0 + 2u, oc0, a02);
-    store_channels4(n, oy0 + 0u, ox0 + 3u, oc0, a03);
-    store_channels4(n, oy0 + 1u, ox0 + 0u, oc0, a10);
-    store_channels4(n, oy0 + 1u, ox0 + 1u, oc0, a11);
-    store_channels4(n, oy0 + 1u, ox0 + 2u, oc0, a12);
-    store_channels4(n, oy0 + 1u, ox0 + 3u, oc0, a13);
-    store_channels4(n, oy0 + 2u, ox0 + 0u, oc0, a20);
-    store_channels4(n, oy0 + 2u, ox0 + 1u, oc0, a21);
-    store_channels4(n, oy0 + 2u, ox0 + 2u, oc0, a22);
-    store_channels4(n, oy0 + 2u, ox0 + 3u, oc0, a23);
-    store_channels4(n, oy0 + 3u, ox0 + 0u, oc0, a30);
-    store_channels4(n, oy0 + 3u, ox0 + 1u, oc0, a31);
-    store_channels4(n, oy0 + 3u, ox0 + 2u, oc0, a32);
-    store_channels4(n, oy0 + 3u, ox0 + 3u, oc0, a33);
+    let biases = bias4(oc0);
+    store_channels4(n, oy0 + 0u, ox0 + 0u, oc0, a00 + biases);
+    store_channels4(n, oy0 + 0u, ox0 + 1u, oc0, a01 + biases);
+    store_channels4(n, oy0 + 0u, ox0 + 2u, oc0, a02 + biases);
+    store_channels4(n, oy0 + 0u, ox0 + 3u, oc0, a03 + biases);
+    store_channels4(n, oy0 + 1u, ox0 + 0u, oc0, a10 + biases);
+    store_channels4(n, oy0 + 1u, ox0 + 1u, oc0, a11 + biases);
+    store_channels4(n, oy0 + 1u, ox0 + 2u, oc0, a12 + biases);
+    store_channels4(n, oy0 + 1u, ox0 + 3u, oc0, a13 + biases);
+    store_channels4(n, oy0 + 2u, ox0 + 0u, oc0, a20 + biases);
+    store_channels4(n, oy0 + 2u, ox0 + 1u, oc0, a21 + biases);
+    store_channels4(n, oy0 + 2u, ox0 + 2u, oc0, a22 + biases);
+    store_channels4(n, oy0 + 2u, ox0 + 3u, oc0, a23 + biases);
+    store_channels4(n, oy0 + 3u, ox0 + 0u, oc0, a30 + biases);
+    store_channels4(n, oy0 + 3u, ox0 + 1u, oc0, a31 + biases);
+    store_channels4(n, oy0 + 3u, ox0 + 2u, oc0, a32 + biases);
+    store_channels4(n, oy0 + 3u, ox0 + 3u, oc0, a33 + biases);
 }

@@ -17,7 +17,16 @@ fn at2(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>) -> array<vec4
     return array<vec4<f32>, 2>(m0 + m1 + m2, m1 - m2 - m3);
 }
 
-// Writes output pixel (n, oy, ox), channels 4 c4.., with bias and activation.
+// The bias of channels 4 c4.. (past the last channel, the last one's).
+fn bias4(c4: u32) -> vec4<f32> {
+    let last = p.out_c - 1u;
+    let c = c4 * 4u;
+    return vec4<f32>(f32(bias[min(c, last)]), f32(bias[min(c + 1u, last)]), f32(bias[min(c + 2u, last)]), f32(bias[min(c + 3u, last)]));
+}
+
+// Writes output pixel (n, oy, ox), channels 4 c4.. that exist, `sum` with
+// the bias already added, through the activation. (One vec4 store where cout
+// % 4 == 0 measured no faster on llvmpipe than these 4.)
 fn store(n: u32, oy: u32, ox: u32, c4: u32, sum: vec4<f32>) {
     if oy >= p.out_h || ox >= p.out_w {
         return;
@@ -26,7 +35,7 @@ fn store(n: u32, oy: u32, ox: u32, c4: u32, sum: vec4<f32>) {
     for (var r = 0u; r < 4u; r++) {
         let oc = c4 * 4u + r;
         if oc < p.out_c {
-            output[at + oc] = elem(activate(sum[r] + f32(bias[oc]), p.leaky_slope));
+            output[at + oc] = elem(activate(sum[r], p.leaky_slope));
         }
     }
 }
@@ -58,8 +67,9 @@ fn main(
     let n = tile / (tiles_h * tiles_w);
     let oy = ((tile / tiles_w) % tiles_h) * 2u;
     let ox = (tile % tiles_w) * 2u;
-    store(n, oy, ox, c4, y0[0]);
-    store(n, oy, ox + 1u, c4, y0[1]);
-    store(n, oy + 1u, ox, c4, y1[0]);
-    store(n, oy + 1u, ox + 1u, c4, y1[1]);
+    let biases = bias4(c4);
+    store(n, oy, ox, c4, y0[0] + biases);
+    store(n, oy, ox + 1u, c4, y0[1] + biases);
+    store(n, oy + 1u, ox, c4, y1[0] + biases);
+    store(n, oy + 1u, ox + 1u, c4, y1[1] + biases);
 }

@@ -252,9 +252,10 @@ fn unsupported(
 /// would not fill one workgroup (it measured faster there: the seed, B1, runs
 /// in half the time); else depthwise where it applies; else, on CPU-like
 /// adapters other than SwiftShader, Winograd for 3x3 stride-1 layers with at
-/// least 64 input and output channels (on llvmpipe it measured 1.7-3x the
-/// implicit GEMM on B2 and B5, and slower on B8's 32 channels, where the
-/// transforms outweigh the products it saves); else, on GPUs, the
+/// least 32 input and output channels (on llvmpipe, alternating with the
+/// implicit GEMM in one process: 1.6-1.9x on B2 and B5, 1.2-1.5x on B8's 32
+/// channels, where the transforms weigh more against the products they
+/// save); else, on GPUs, the
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
@@ -272,7 +273,7 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
     } else {
         Algorithm::Gemm
     };
-    let winograd_pays = !caps.gpu && !caps.narrow_tiles && g.in_c >= 64 && g.out_c >= 64;
+    let winograd_pays = !caps.gpu && !caps.narrow_tiles && g.in_c >= 32 && g.out_c >= 32;
     // Per-group GEMMs pay when each group has a few input channels.
     let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
     [
