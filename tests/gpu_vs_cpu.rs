@@ -211,14 +211,17 @@ fn edge_table() -> Vec<Case> {
             params([1, stride], [1, dilation], Padding::Same, 8, Linear),
         ));
     }
-    // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks): heights and widths
-    // that fill whole blocks and that leave part of one, several images, rows
+    // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks, the subgroup
+    // kernel's strips of 6 columns x 16 rows): heights and widths that fill
+    // whole blocks and strips and that leave part of one, several images, rows
     // wholly in the padding.
     for (input, padding) in [
         ([3, 9, 10, 8], Padding::Same),
         ([2, 10, 5, 4], Padding::Valid),
         ([1, 4, 4, 4], explicit(3, 0, 0, 2)),
         ([2, 8, 8, 4], explicit(0, 2, 1, 1)),
+        ([2, 19, 13, 8], Padding::Same),
+        ([1, 33, 12, 4], explicit(2, 1, 0, 2)),
     ] {
         cases.push(Case::new(
             input,

@@ -5,7 +5,9 @@
 //! [`choose`] is the entry point; [`check_forcible`] is the same rules asked
 //! before any input is known (by `GpuConv2d::with_algorithm`).
 
-use crate::conv::kernels::{KernelKind, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N};
+use crate::conv::kernels::{
+    KernelKind, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
+};
 use crate::conv::plan::{Budget, Piece};
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
@@ -20,6 +22,9 @@ use crate::semantics::precision::DType;
 pub(crate) struct DeviceCaps {
     /// Subgroup operations with subgroups of at least 8 invocations.
     pub subgroups: bool,
+    /// Subgroups of exactly `DEPTHWISE_LANES` invocations, on a CPU-like
+    /// adapter (the subgroup depthwise kernel).
+    pub lanes8: bool,
     /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
     pub gpu: bool,
     /// SwiftShader's variants: the register-tiled GEMMs in their narrow
@@ -38,6 +43,7 @@ impl DeviceCaps {
     pub fn of(ctx: &GpuContext) -> Self {
         DeviceCaps {
             subgroups: ctx.subgroups(),
+            lanes8: ctx.subgroups_exactly(DEPTHWISE_LANES) && !ctx.is_gpu(),
             gpu: ctx.is_gpu(),
             narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
             binding_f32s: Budget::new(ctx.limits(), 1, DType::F32).binding_elements,
@@ -309,6 +315,9 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         Algorithm::Gemm => igemm(gemm_view(g).expect("Gemm is chosen only where it applies")),
         Algorithm::Depthwise if caps.narrow_tiles && sliding_3x3(g) => {
             (*g, KernelKind::DepthwiseBlock)
+        }
+        Algorithm::Depthwise if caps.lanes8 && sliding_3x3(g) => {
+            (*g, KernelKind::DepthwiseSubgroup)
         }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),

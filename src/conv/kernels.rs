@@ -24,6 +24,10 @@ pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
 pub(crate) const IGEMM_COLUMNS4: u32 = 4;
 /// Output pixels of one row per invocation of the depthwise kernel.
 pub(crate) const DEPTHWISE_PIXELS: u32 = 8;
+/// Lanes of a subgroup of the subgroup depthwise kernel (its subgroups must be
+/// exactly this wide), and output rows per invocation.
+pub(crate) const DEPTHWISE_LANES: u32 = 8;
+pub(crate) const DEPTHWISE_ROWS: u32 = 16;
 /// Output rows and pixels per row of one invocation of the depthwise block kernel.
 pub(crate) const DEPTHWISE_BLOCK_ROWS: u32 = 4;
 pub(crate) const DEPTHWISE_BLOCK_PIXELS: u32 = 4;
@@ -46,6 +50,8 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("IGEMM_NARROW_PIXELS", IGEMM_NARROW_PIXELS),
         ("IGEMM_COLUMNS4", IGEMM_COLUMNS4),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
+        ("DEPTHWISE_LANES", DEPTHWISE_LANES),
+        ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
         ("DEPTHWISE_BLOCK_ROWS", DEPTHWISE_BLOCK_ROWS),
         ("DEPTHWISE_BLOCK_PIXELS", DEPTHWISE_BLOCK_PIXELS),
         ("TILED_M", TILED_M),
@@ -186,6 +192,10 @@ pub(crate) enum KernelKind {
     /// `DEPTHWISE_BLOCK_ROWS` x `DEPTHWISE_BLOCK_PIXELS` pixels per invocation
     /// (SwiftShader), cin % 4 == 0.
     DepthwiseBlock,
+    /// Depthwise 3x3, stride 1, no dilation, on subgroups of exactly
+    /// `DEPTHWISE_LANES`: a lane per input column, neighbours shuffled in,
+    /// `DEPTHWISE_ROWS` output rows x 4 channels per invocation, cin % 4 == 0.
+    DepthwiseSubgroup,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
     IgemmTiled,
     /// Winograd F(2x2, 3x3) input transform, vec4 input (cin % 4 == 0).
@@ -204,7 +214,7 @@ pub(crate) enum KernelKind {
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 15] = [
+    pub const ALL: [KernelKind; 16] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmScalar,
@@ -213,6 +223,7 @@ impl KernelKind {
         KernelKind::IgemmScalarNarrow,
         KernelKind::DepthwiseVec4,
         KernelKind::DepthwiseBlock,
+        KernelKind::DepthwiseSubgroup,
         KernelKind::IgemmTiled,
         KernelKind::WinogradInputVec4,
         KernelKind::WinogradInputScalar,
@@ -255,6 +266,10 @@ impl KernelKind {
             KernelKind::DepthwiseBlock => (
                 "conv2d_depthwise_block.wgsl",
                 include_str!("../../shaders/conv2d_depthwise_block.wgsl"),
+            ),
+            KernelKind::DepthwiseSubgroup => (
+                "conv2d_depthwise_subgroup.wgsl",
+                include_str!("../../shaders/conv2d_depthwise_subgroup.wgsl"),
             ),
             KernelKind::IgemmTiled => (
                 "conv2d_igemm_tiled.wgsl",
@@ -321,7 +336,9 @@ impl KernelKind {
     pub fn uses_subgroups(self) -> bool {
         matches!(
             self,
-            KernelKind::IgemmSubgroup | KernelKind::WinogradGemmSubgroup
+            KernelKind::IgemmSubgroup
+                | KernelKind::WinogradGemmSubgroup
+                | KernelKind::DepthwiseSubgroup
         )
     }
 
@@ -378,9 +395,10 @@ impl KernelKind {
         let pixels = rows * out_w;
         let columns4 = match self {
             // Depthwise and tiled dispatches cover a whole weight chunk.
-            KernelKind::DepthwiseVec4 | KernelKind::DepthwiseBlock | KernelKind::IgemmTiled => {
-                w_stride / 4
-            }
+            KernelKind::DepthwiseVec4
+            | KernelKind::DepthwiseBlock
+            | KernelKind::DepthwiseSubgroup
+            | KernelKind::IgemmTiled => w_stride / 4,
             _ => channels.div_ceil(4),
         };
         let (workgroups, total) = match self {
@@ -417,6 +435,14 @@ impl KernelKind {
                     * out_w.div_ceil(u64::from(DEPTHWISE_BLOCK_PIXELS));
                 (columns4 * blocks.div_ceil(group), blocks)
             }
+            // Workgroups are (channel vec4) x (runs of strips, a subgroup each).
+            KernelKind::DepthwiseSubgroup => {
+                let strips = images
+                    * out_h.div_ceil(u64::from(DEPTHWISE_ROWS))
+                    * out_w.div_ceil(u64::from(DEPTHWISE_LANES - 2));
+                let per_workgroup = group / u64::from(DEPTHWISE_LANES);
+                (columns4 * strips.div_ceil(per_workgroup), strips)
+            }
             KernelKind::WinogradInputVec4
             | KernelKind::WinogradInputScalar
             | KernelKind::WinogradGemm
@@ -432,7 +458,9 @@ impl KernelKind {
     /// Fewest outputs any invocation computes, for sizing dispatches.
     pub fn min_outputs_per_invocation(self) -> u64 {
         match self {
-            KernelKind::DepthwiseVec4 | KernelKind::DepthwiseBlock => 4,
+            KernelKind::DepthwiseVec4
+            | KernelKind::DepthwiseBlock
+            | KernelKind::DepthwiseSubgroup => 4,
             _ => 1,
         }
     }

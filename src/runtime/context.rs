@@ -446,6 +446,13 @@ impl GpuContext {
             && self.inner.info.subgroup_min_size >= 8
     }
 
+    /// Whether the device has subgroup operations with every subgroup exactly
+    /// `lanes` invocations wide.
+    pub(crate) fn subgroups_exactly(&self, lanes: u32) -> bool {
+        let info = &self.inner.info;
+        self.subgroups() && info.subgroup_min_size == lanes && info.subgroup_max_size == lanes
+    }
+
     /// A real GPU (discrete, integrated or virtual) rather than a CPU
     /// implementation such as llvmpipe or SwiftShader.
     pub(crate) fn is_gpu(&self) -> bool {

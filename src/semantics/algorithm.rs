@@ -20,7 +20,9 @@ pub enum Algorithm {
     /// implicit-GEMM kernel on the convolution seen as a matrix product.
     Gemm,
     /// Depthwise (`groups == cin == cout`, `cin % 4 == 0`): 8 pixels x 4
-    /// channels per invocation, input rows reused from registers.
+    /// channels per invocation, input rows reused from registers (3x3 stride-1
+    /// layers: on devices with subgroups of exactly 8, a lane per column with
+    /// its neighbours shuffled in, 16 rows each; on SwiftShader, 4 x 4 blocks).
     Depthwise,
     /// Implicit GEMM tiled through workgroup memory (64 x 64 outputs per
     /// workgroup, 8 x 8 per invocation), the design that wins on GPUs; chosen
