@@ -16,7 +16,7 @@
 // (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, bias4, store_channels4).
+// activate, mac, inside_row, bias4, store4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -243,20 +243,20 @@ fn main(
         a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
     }
     let biases = bias4(oc0);
-    store_channels4(n, oy0 + 0u, ox0 + 0u, oc0, a00 + biases);
-    store_channels4(n, oy0 + 0u, ox0 + 1u, oc0, a01 + biases);
-    store_channels4(n, oy0 + 0u, ox0 + 2u, oc0, a02 + biases);
-    store_channels4(n, oy0 + 0u, ox0 + 3u, oc0, a03 + biases);
-    store_channels4(n, oy0 + 1u, ox0 + 0u, oc0, a10 + biases);
-    store_channels4(n, oy0 + 1u, ox0 + 1u, oc0, a11 + biases);
-    store_channels4(n, oy0 + 1u, ox0 + 2u, oc0, a12 + biases);
-    store_channels4(n, oy0 + 1u, ox0 + 3u, oc0, a13 + biases);
-    store_channels4(n, oy0 + 2u, ox0 + 0u, oc0, a20 + biases);
-    store_channels4(n, oy0 + 2u, ox0 + 1u, oc0, a21 + biases);
-    store_channels4(n, oy0 + 2u, ox0 + 2u, oc0, a22 + biases);
-    store_channels4(n, oy0 + 2u, ox0 + 3u, oc0, a23 + biases);
-    store_channels4(n, oy0 + 3u, ox0 + 0u, oc0, a30 + biases);
-    store_channels4(n, oy0 + 3u, ox0 + 1u, oc0, a31 + biases);
-    store_channels4(n, oy0 + 3u, ox0 + 2u, oc0, a32 + biases);
-    store_channels4(n, oy0 + 3u, ox0 + 3u, oc0, a33 + biases);
+    store4(n, oy0 + 0u, ox0 + 0u, oc0, a00 + biases);
+    store4(n, oy0 + 0u, ox0 + 1u, oc0, a01 + biases);
+    store4(n, oy0 + 0u, ox0 + 2u, oc0, a02 + biases);
+    store4(n, oy0 + 0u, ox0 + 3u, oc0, a03 + biases);
+    store4(n, oy0 + 1u, ox0 + 0u, oc0, a10 + biases);
+    store4(n, oy0 + 1u, ox0 + 1u, oc0, a11 + biases);
+    store4(n, oy0 + 1u, ox0 + 2u, oc0, a12 + biases);
+    store4(n, oy0 + 1u, ox0 + 3u, oc0, a13 + biases);
+    store4(n, oy0 + 2u, ox0 + 0u, oc0, a20 + biases);
+    store4(n, oy0 + 2u, ox0 + 1u, oc0, a21 + biases);
+    store4(n, oy0 + 2u, ox0 + 2u, oc0, a22 + biases);
+    store4(n, oy0 + 2u, ox0 + 3u, oc0, a23 + biases);
+    store4(n, oy0 + 3u, ox0 + 0u, oc0, a30 + biases);
+    store4(n, oy0 + 3u, ox0 + 1u, oc0, a31 + biases);
+    store4(n, oy0 + 3u, ox0 + 2u, oc0, a32 + biases);
+    store4(n, oy0 + 3u, ox0 + 3u, oc0, a33 + biases);
 }

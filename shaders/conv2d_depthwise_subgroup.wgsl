@@ -13,29 +13,13 @@
 // (DEPTHWISE_LANES - 2 columns x DEPTHWISE_ROWS rows of one image).
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, bias4).
+// activate, mac, inside_row, bias4, store4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
 @group(0) @binding(2) var<storage, read> bias: array<elem>;
 @group(0) @binding(3) var<storage, read_write> output: array<elem>;
 @group(0) @binding(4) var<uniform> p: Params;
-// The output as vec4 (depthwise: cout = cin, a multiple of 4), for one store
-// per pixel. The same binding as `output`, which this kernel's entry point
-// never uses (the common.wgsl helpers it does not call do).
-@group(0) @binding(3) var<storage, read_write> output4: array<elem4>;
-
-// Writes 4 channels from oc0 of output pixel (n, oy, ox) with one vec4
-// store, `sum` with the bias added, through the activation; pixels outside
-// the output are skipped.
-fn store4(n: u32, oy: u32, ox: u32, oc0: u32, sum: vec4<f32>) {
-    if ox >= p.out_w || oy >= p.out_h {
-        return;
-    }
-    let at = (p.out_base + ((n * p.out_h + oy) * p.out_w + ox) * p.out_c + oc0) / 4u;
-    let s = p.leaky_slope;
-    output4[at] = elem4(vec4<f32>(activate(sum.x, s), activate(sum.y, s), activate(sum.z, s), activate(sum.w, s)));
-}
 
 override WORKGROUP_SIZE: u32 = 64u;
 

@@ -10,7 +10,7 @@
 // segments of DEPTHWISE_PIXELS pixels per channel group.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, bias4, store_channels4).
+// activate, mac, inside_row, bias4, store4).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -116,12 +116,12 @@ fn main(
     }
     let oc0 = p.oc_offset + c4 * 4u;
     let biases = bias4(oc0);
-    store_channels4(n, oy, ox0 + 0u, oc0, acc0 + biases);
-    store_channels4(n, oy, ox0 + 1u, oc0, acc1 + biases);
-    store_channels4(n, oy, ox0 + 2u, oc0, acc2 + biases);
-    store_channels4(n, oy, ox0 + 3u, oc0, acc3 + biases);
-    store_channels4(n, oy, ox0 + 4u, oc0, acc4 + biases);
-    store_channels4(n, oy, ox0 + 5u, oc0, acc5 + biases);
-    store_channels4(n, oy, ox0 + 6u, oc0, acc6 + biases);
-    store_channels4(n, oy, ox0 + 7u, oc0, acc7 + biases);
+    store4(n, oy, ox0 + 0u, oc0, acc0 + biases);
+    store4(n, oy, ox0 + 1u, oc0, acc1 + biases);
+    store4(n, oy, ox0 + 2u, oc0, acc2 + biases);
+    store4(n, oy, ox0 + 3u, oc0, acc3 + biases);
+    store4(n, oy, ox0 + 4u, oc0, acc4 + biases);
+    store4(n, oy, ox0 + 5u, oc0, acc5 + biases);
+    store4(n, oy, ox0 + 6u, oc0, acc6 + biases);
+    store4(n, oy, ox0 + 7u, oc0, acc7 + biases);
 }
