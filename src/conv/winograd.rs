@@ -58,12 +58,12 @@ pub(crate) fn transform_weights(packed: &[f32], in_c: usize, w_stride: usize) ->
     };
     for ci in 0..in_c {
         for co in 0..w_stride {
-            for i in 0..4 {
-                for j in 0..4 {
+            for (i, gi) in G.iter().enumerate() {
+                for (j, gj) in G.iter().enumerate() {
                     let mut sum = 0.0;
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            sum += G[i][ky] * g(ky, kx, ci, co) * G[j][kx];
+                    for (ky, a) in gi.iter().enumerate() {
+                        for (kx, b) in gj.iter().enumerate() {
+                            sum += a * g(ky, kx, ci, co) * b;
                         }
                     }
                     u[((i * 4 + j) * rows + ci) * w_stride + co] = sum as f32;
