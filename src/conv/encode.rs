@@ -6,6 +6,7 @@ use std::num::NonZeroU64;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::conv::kernels::WORKGROUP_SIZE;
 use crate::conv::pipelines;
 use crate::conv::plan::{Piece, Plan};
 use crate::conv::uniform::KernelParams;
@@ -15,6 +16,7 @@ use crate::runtime::context::GpuContext;
 use crate::runtime::limits::FoldedGrid;
 use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
+use crate::semantics::geometry::ConvGeometry;
 
 /// A buffer a dispatch reads or writes at binding 0 or 3.
 #[derive(Clone)]
@@ -149,26 +151,8 @@ pub(crate) fn dispatches(
                 .checked_sub(slice.chunk.channels.start)
                 .expect("a slice starts inside its weight chunk");
             let params = KernelParams {
-                batch: piece.images.len() as u32,
-                in_h: piece.in_rows.len() as u32,
-                in_w: g.in_w as u32,
-                in_c: g.in_c as u32,
-                out_h: piece.out_rows.len() as u32,
-                out_w: g.out_w as u32,
-                out_c: g.out_c as u32,
-                k_h: g.k_h as u32,
-                k_w: g.k_w as u32,
-                stride_h: g.stride[0] as u32,
-                stride_w: g.stride[1] as u32,
-                dilation_h: g.dilation[0] as u32,
-                dilation_w: g.dilation[1] as u32,
-                pad_top: piece.local_pad_top(g) as i32,
-                pad_left: g.pad_left as i32,
-                in_c_per_group: g.in_c_per_group() as u32,
-                out_c_per_group: g.out_c_per_group() as u32,
                 total: size.total as u32,
                 row_stride: grid.x * kernel.workgroup_size(),
-                leaky_slope,
                 in_base,
                 out_base,
                 oc_offset: slice.oc_offset as u32,
@@ -176,7 +160,7 @@ pub(crate) fn dispatches(
                 w_stride: slice.chunk.w_stride as u32,
                 in_c_offset: slice.in_c_offset as u32,
                 col_offset4: (column_offset / 4) as u32,
-                _pad0: 0,
+                ..piece_params(g, piece, leaky_slope)
             };
             let uniform = ctx.buffer_init(
                 "conv2d params",
@@ -250,7 +234,7 @@ fn winograd_dispatches(
                 })?;
             let params = KernelParams {
                 total: total as u32,
-                row_stride: grid.x * pipelines_workgroup(),
+                row_stride: grid.x * WORKGROUP_SIZE,
                 in_base: base(&input, alignment, element_bytes),
                 out_base: base(&output, alignment, element_bytes),
                 w_stride: w_stride as u32,
@@ -276,17 +260,8 @@ fn winograd_dispatches(
     Ok(dispatches)
 }
 
-/// Invocations per workgroup of Winograd's kernels.
-fn pipelines_workgroup() -> u32 {
-    crate::conv::kernels::WORKGROUP_SIZE
-}
-
-/// The uniform block's shape fields for `piece` (whole images).
-fn piece_params(
-    g: &crate::semantics::geometry::ConvGeometry,
-    piece: &Piece,
-    leaky_slope: f32,
-) -> KernelParams {
+/// The uniform block's shape fields for `piece`.
+fn piece_params(g: &ConvGeometry, piece: &Piece, leaky_slope: f32) -> KernelParams {
     KernelParams {
         batch: piece.images.len() as u32,
         in_h: piece.in_rows.len() as u32,
