@@ -494,6 +494,7 @@ fn forcing_an_algorithm_that_cannot_run_the_layer_is_an_error() {
         conv2d_wgpu::Algorithm::ImplicitGemm,
         conv2d_wgpu::Algorithm::Depthwise,
         conv2d_wgpu::Algorithm::TiledGemm,
+        conv2d_wgpu::Algorithm::Winograd,
     ] {
         let conv = GpuConv2d::new(ctx, Array4::zeros((3, 3, 2, 4)).view(), None, grouped).unwrap();
         let e = conv.with_algorithm(algorithm).err().unwrap();
@@ -516,6 +517,53 @@ fn forcing_an_algorithm_that_cannot_run_the_layer_is_an_error() {
                 ..
             }
         ),
+        "{e}"
+    );
+}
+
+#[test]
+fn winograd_refuses_what_it_cannot_run_naming_why() {
+    let Some(ctx) = common::gpu() else { return };
+    let winograd = conv2d_wgpu::Algorithm::Winograd;
+    // Not a 3x3 stride-1 layer.
+    for (kernel, stride, dilation) in [(5, 1, 1), (3, 2, 1), (3, 1, 2)] {
+        let params = Conv2dParams {
+            stride: [stride, stride],
+            dilation: [dilation, dilation],
+            ..Default::default()
+        };
+        let w = Array4::zeros((kernel, kernel, 4, 4));
+        let e = GpuConv2d::new(ctx, w.view(), None, params)
+            .unwrap()
+            .with_algorithm(winograd)
+            .unwrap_err();
+        assert!(e.to_string().contains("3x3 kernel with stride 1"), "{e}");
+    }
+    // One image whose transformed input (16 floats per 2 x 2 outputs and
+    // input channel: 81 tiles x 16 x 4 = 20 KiB) exceeds a binding of 16 KiB,
+    // though the image itself (5 KiB) and the transformed weights (1 KiB)
+    // fit: the forward pass says so.
+    let Some(small) = gpu_with_limits(|l| l.max_storage_buffer_binding_size = 16 << 10) else {
+        return;
+    };
+    let w = Array4::from_elem((3, 3, 4, 4), 0.1f32);
+    let same = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let x = Array4::from_elem((1, 18, 18, 4), 1.0f32);
+    let conv = GpuConv2d::new(&small, w.view(), None, same).unwrap();
+    let e = conv
+        .with_algorithm(winograd)
+        .unwrap()
+        .forward(x.view())
+        .unwrap_err();
+    assert!(
+        matches!(e, Conv2dError::UnsupportedAlgorithm { algorithm, .. } if algorithm == winograd),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("max_storage_buffer_binding_size"),
         "{e}"
     );
 }
