@@ -1,7 +1,7 @@
-//! The kernels' uniform block: the Rust twin of `Params` in `shaders/common.wgsl`.
+//! The kernels' uniform block: the Rust twin of `Params` in `shaders/params.wgsl`.
 
 /// The kernels' uniform block; field order matches `Params` in
-/// `shaders/common.wgsl` (a test checks sizes and offsets with naga's
+/// `shaders/params.wgsl` (a test checks sizes and offsets with naga's
 /// layouter), padded to a multiple of 16 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
