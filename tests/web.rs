@@ -145,6 +145,22 @@ fn config(rng: &mut Rng) -> ([usize; 4], [usize; 4], Conv2dParams, bool) {
             true,
         );
     }
+    if rng.below(6) == 0 {
+        // 3x3, stride 1, no dilation, one group (Winograd's layers), any padding.
+        let cin = 1 + rng.below(12);
+        let winograd = Conv2dParams {
+            stride: [1, 1],
+            dilation: [1, 1],
+            groups: 1,
+            ..params
+        };
+        return (
+            [input[0], input[1].max(3), input[2].max(3), cin],
+            [3, 3, cin, 1 + rng.below(20)],
+            winograd,
+            rng.below(4) != 0,
+        );
+    }
     (input, weights, params, rng.below(4) != 0)
 }
 
