@@ -396,13 +396,14 @@ fn winograd_tiles_checked(
     what: &str,
 ) -> Array4<f32> {
     // The reference on the data as the layer stores it.
-    let rounded = |a: ndarray::ArrayViewD<f32>| match precision {
-        Precision::F16 => a.mapv(|v| conv2d_wgpu::half::f16::from_f32(v).to_f32()),
-        _ => a.to_owned(),
+    let (xs, ws, bs) = match precision {
+        Precision::F16 => (
+            common::round_to_f16(x.view()),
+            common::round_to_f16(w),
+            b.map(|b| b.mapv(|v| conv2d_wgpu::half::f16::from_f32(v).to_f32())),
+        ),
+        _ => (x.clone(), w.to_owned(), b.map(|b| b.to_owned())),
     };
-    let xs = rounded(x.view().into_dyn()).into_dimensionality().unwrap();
-    let ws = rounded(w.into_dyn()).into_dimensionality().unwrap();
-    let bs = b.map(|b| rounded(b.into_dyn()).into_dimensionality().unwrap());
     let reference =
         conv2d_wgpu::conv2d_cpu(xs.view(), ws.view(), bs.as_ref().map(|b| b.view()), p).unwrap();
     let (h, wd) = (x.shape()[1] as i64, x.shape()[2] as i64);

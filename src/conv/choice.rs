@@ -41,13 +41,14 @@ pub(crate) struct DeviceCaps {
 
 impl DeviceCaps {
     pub fn of(ctx: &GpuContext) -> Self {
+        let f32_budget = Budget::new(ctx.limits(), 1, DType::F32);
         DeviceCaps {
             subgroups: ctx.subgroups(),
             lanes8: ctx.subgroups_exactly(DEPTHWISE_LANES) && !ctx.is_gpu(),
             gpu: ctx.is_gpu(),
             narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
-            binding_f32s: Budget::new(ctx.limits(), 1, DType::F32).binding_elements,
-            max_workgroups: Budget::new(ctx.limits(), 1, DType::F32).max_workgroups(),
+            binding_f32s: f32_budget.binding_elements,
+            max_workgroups: f32_budget.max_workgroups(),
         }
     }
 }
