@@ -67,6 +67,9 @@ fn measure_keeps_the_fastest_per_shape_and_stays_correct() {
         text.contains("\"Direct\""),
         "every candidate's median is recorded: {text}"
     );
+    kept_the_fastest_of_every_candidate(&text, || {
+        GpuConv2d::new(&ctx, w.view(), Some(b.view()), same()).unwrap()
+    });
     // A forced algorithm is never overridden by tuning.
     let forced = GpuConv2d::new(&ctx, w.view(), None, same())
         .unwrap()
@@ -78,6 +81,37 @@ fn measure_keeps_the_fastest_per_shape_and_stays_correct() {
     let heuristic = GpuConv2d::new(&ctx, w.view(), None, same()).unwrap();
     heuristic.algorithm_for([3, 24, 24, 8]).unwrap();
     assert_eq!(ctx.tuning_stats().measured, 2);
+}
+
+/// In the saved file, every entry's algorithm is the one with the least
+/// median, and every algorithm the layer `make` builds can be forced to run
+/// was timed or dropped after its warm-up.
+fn kept_the_fastest_of_every_candidate(text: &str, make: impl Fn() -> GpuConv2d) {
+    let file: serde_json::Value = serde_json::from_str(text).unwrap();
+    let shapes = file["adapters"][0]["shapes"].as_object().unwrap();
+    assert!(!shapes.is_empty(), "{text}");
+    for (key, entry) in shapes {
+        let medians = entry["median_us"].as_object().unwrap();
+        let fastest = medians
+            .iter()
+            .min_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap()))
+            .map(|(name, _)| name.as_str());
+        assert_eq!(entry["algorithm"].as_str(), fastest, "{key}: {entry}");
+        let dropped = entry["dropped_after_warm_up_us"].as_object().unwrap();
+        for algorithm in Algorithm::ALL {
+            let Ok(forced) = make().with_algorithm(algorithm) else {
+                continue;
+            };
+            if forced.algorithm_for(INPUT).is_err() {
+                continue;
+            }
+            let name = format!("{algorithm:?}");
+            assert!(
+                medians.contains_key(&name) || dropped.contains_key(&name),
+                "{key}: {name} was neither timed nor dropped: {entry}"
+            );
+        }
+    }
 }
 
 #[test]

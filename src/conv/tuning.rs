@@ -16,10 +16,10 @@ use crate::runtime::tuning::{TunedEntry, Tuning};
 use crate::semantics::algorithm::Algorithm;
 use crate::semantics::error::{Conv2dError, Result};
 
-/// Timed runs per candidate (after one warm-up run).
+/// Timed rounds: each candidate runs once per round (after one warm-up run).
 const RUNS: usize = 5;
-/// A candidate whose warm-up run is slower than this many times the best
-/// median so far is dropped after it.
+/// A candidate whose warm-up run is slower than this many times the fastest
+/// warm-up so far is dropped after it.
 const DROP_FACTOR: f64 = 2.0;
 
 /// The cache key of a layer on an input shape: everything the choice and the
@@ -66,14 +66,12 @@ pub(crate) fn tuned_algorithm(
     let geometry = facts.layer.geometry(input)?;
     let caps = DeviceCaps::of(ctx);
     crate::trace::span!("conv2d.tune", input = ?input);
-    let mut medians = BTreeMap::new();
-    let mut dropped = BTreeMap::new();
-    let mut best: Option<(Algorithm, f64)> = None;
     // The heuristic's choice first, so that slow candidates are dropped early.
     let heuristic = choice::choose(facts, &geometry, caps)?.algorithm;
-    let candidates =
-        std::iter::once(heuristic).chain(Algorithm::ALL.into_iter().filter(|a| *a != heuristic));
-    for algorithm in candidates {
+    let mut candidates = Vec::new();
+    for algorithm in
+        std::iter::once(heuristic).chain(Algorithm::ALL.into_iter().filter(|a| *a != heuristic))
+    {
         let candidate = LayerFacts {
             forced: Some(algorithm),
             ..facts
@@ -81,24 +79,33 @@ pub(crate) fn tuned_algorithm(
         if choice::choose(candidate, &geometry, caps).is_err() {
             continue;
         }
-        let plan = match Plan::new(ctx, candidate, &weights.chunk_widths(), input) {
-            Ok(plan) => plan,
+        match Plan::new(ctx, candidate, &weights.chunk_widths(), input) {
+            Ok(plan) => candidates.push((algorithm, plan)),
             // A kernel this device cannot compile is not a candidate.
             Err(
                 Conv2dError::WorkgroupTooLarge { .. } | Conv2dError::WorkgroupMemoryTooLarge { .. },
             ) => continue,
             Err(e) => return Err(e),
-        };
-        let median = match time(ctx, &plan, weights, leaky_slope, input, best.map(|b| b.1))? {
-            Timing::Median(median) => median,
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let timings = time_interleaved(ctx, &candidates, weights, leaky_slope, input)?;
+    let mut medians = BTreeMap::new();
+    let mut dropped = BTreeMap::new();
+    let mut best: Option<(Algorithm, f64)> = None;
+    for ((algorithm, _), timing) in candidates.iter().zip(timings) {
+        match timing {
+            Timing::Median(median) => {
+                medians.insert(format!("{algorithm:?}"), median * 1e6);
+                if best.is_none_or(|(_, fastest)| median < fastest) {
+                    best = Some((*algorithm, median));
+                }
+            }
             Timing::Dropped(warm_up) => {
                 dropped.insert(format!("{algorithm:?}"), warm_up * 1e6);
-                continue;
             }
-        };
-        medians.insert(format!("{algorithm:?}"), median * 1e6);
-        if best.is_none_or(|(_, fastest)| median < fastest) {
-            best = Some((algorithm, median));
         }
     }
     let Some((algorithm, _)) = best else {
@@ -118,31 +125,40 @@ pub(crate) fn tuned_algorithm(
 /// What timing a candidate found, in seconds.
 enum Timing {
     Median(f64),
-    /// Its warm-up run alone was over `DROP_FACTOR` times the fastest median.
+    /// Its warm-up run alone was over `DROP_FACTOR` times the fastest warm-up.
     Dropped(f64),
 }
 
-/// Median seconds of `plan` on zero-filled buffers of the input's shape: one
-/// warm-up (the candidate is dropped when that is over `DROP_FACTOR` times
-/// `fastest`), then `RUNS` timed runs, each the GPU time between
-/// timestamps at the start and end of its compute pass where the device has
-/// `TIMESTAMP_QUERY`, else the wall time of submitting it and waiting.
-fn time(
+/// Times every candidate plan on one pair of zero-filled input and output
+/// buffers. One warm-up run each, in order (a candidate whose warm-up is over
+/// `DROP_FACTOR` times the fastest warm-up so far is dropped after it); then
+/// `RUNS` rounds that run each remaining candidate once, the order rotating
+/// from round to round, so that the machine's drift (clocks, other load)
+/// falls on all candidates alike; each keeps the median of its rounds. A run
+/// is the GPU time between timestamps at the start and end of its compute
+/// pass where the device has `TIMESTAMP_QUERY`, else the wall time of
+/// submitting it and waiting.
+fn time_interleaved(
     ctx: &GpuContext,
-    plan: &Plan,
+    candidates: &[(Algorithm, Plan)],
     weights: &LayerWeights,
     leaky_slope: f32,
     input: [usize; 4],
-    fastest: Option<f64>,
-) -> Result<Timing> {
+) -> Result<Vec<Timing>> {
     let limits = ctx.limits();
-    let input_bytes = check_buffer("input", &input, plan.dtype, limits)?;
-    let output_bytes = check_buffer("output", &plan.output_shape, plan.dtype, limits)?;
-    let work = ctx.capture("preparing a tuning run", || {
-        let dispatches = encode::dispatches(ctx, plan, weights, leaky_slope)?;
+    let first = &candidates[0].1;
+    let input_bytes = check_buffer("input", &input, first.dtype, limits)?;
+    let output_bytes = check_buffer("output", &first.output_shape, first.dtype, limits)?;
+    let works = ctx.capture("preparing tuning runs", || {
         let x = ctx.new_tensor_buffer("conv2d tuning input", input_bytes);
         let y = ctx.new_tensor_buffer("conv2d tuning output", output_bytes);
-        encode::bind(ctx, weights, &x, &y, &dispatches)
+        candidates
+            .iter()
+            .map(|(_, plan)| {
+                let dispatches = encode::dispatches(ctx, plan, weights, leaky_slope)?;
+                encode::bind(ctx, weights, &x, &y, &dispatches)
+            })
+            .collect::<Result<Vec<_>>>()
     })?;
     let timestamps = ctx
         .device()
@@ -150,12 +166,12 @@ fn time(
         .contains(wgpu::Features::TIMESTAMP_QUERY)
         .then(|| Timestamps::new(ctx))
         .transpose()?;
-    let run = || -> Result<f64> {
+    let run = |work: &[encode::BoundDispatch]| -> Result<f64> {
         let start = Instant::now();
         ctx.capture("timing a conv2d", || {
             let mut encoder = ctx.device().create_command_encoder(&Default::default());
             let queries = timestamps.as_ref().map(|t| &t.queries);
-            encode::record_timed(&mut encoder, &work, queries);
+            encode::record_timed(&mut encoder, work, queries);
             if let Some(t) = &timestamps {
                 t.resolve(&mut encoder);
             }
@@ -170,13 +186,33 @@ fn time(
             }
         }
     };
-    let warm_up = run()?;
-    if fastest.is_some_and(|f| warm_up > DROP_FACTOR * f) {
-        return Ok(Timing::Dropped(warm_up));
+    let mut fastest_warm_up = f64::INFINITY;
+    let mut dropped = Vec::with_capacity(works.len());
+    for work in &works {
+        let warm_up = run(work)?;
+        let drop = warm_up > DROP_FACTOR * fastest_warm_up;
+        fastest_warm_up = fastest_warm_up.min(warm_up);
+        dropped.push(drop.then_some(warm_up));
     }
-    let mut times = (0..RUNS).map(|_| run()).collect::<Result<Vec<_>>>()?;
-    times.sort_by(f64::total_cmp);
-    Ok(Timing::Median(times[times.len() / 2]))
+    let timed: Vec<usize> = (0..works.len()).filter(|&i| dropped[i].is_none()).collect();
+    let mut times = vec![Vec::with_capacity(RUNS); works.len()];
+    for round in 0..RUNS {
+        for k in 0..timed.len() {
+            let i = timed[(round + k) % timed.len()];
+            times[i].push(run(&works[i])?);
+        }
+    }
+    Ok(dropped
+        .into_iter()
+        .zip(times)
+        .map(|(dropped, mut times)| match dropped {
+            Some(warm_up) => Timing::Dropped(warm_up),
+            None => {
+                times.sort_by(f64::total_cmp);
+                Timing::Median(times[times.len() / 2])
+            }
+        })
+        .collect())
 }
 
 /// Two timestamps per run, resolved and read back.

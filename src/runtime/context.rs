@@ -261,15 +261,17 @@ impl GpuContext {
     /// How layers on this context choose their algorithm: the heuristic (the
     /// default) or measurement on this adapter. With [`Tuning::Measure`], the
     /// first forward pass of a layer on an input shape (or `algorithm_for`)
-    /// times each algorithm that can run it, the heuristic's choice first:
-    /// one warm-up run, then 5 timed runs (GPU timestamps where the device has
-    /// `TIMESTAMP_QUERY`, else submit-and-wait wall time) whose median counts;
-    /// a candidate whose warm-up is over twice the best median so far is
-    /// dropped after it. It keeps the fastest, for every layer of that shape
-    /// on this context. So the first call costs at most 6 runs of each
-    /// candidate within 2x of the fastest and 1 run of each slower one (at
-    /// most 5 candidates; most layers have 2 or 3), plus compiling their
-    /// pipelines; `bench_table` prints this time per shape. Later calls cost
+    /// times each algorithm that can run it: one warm-up run each, the
+    /// heuristic's choice first (a candidate whose warm-up is over twice the
+    /// fastest warm-up so far is dropped after it), then 5 rounds that run
+    /// every remaining candidate once, in an order that rotates, so that the
+    /// machine's drift falls on all alike; each candidate's median counts (GPU
+    /// timestamps where the device has `TIMESTAMP_QUERY`, else submit-and-wait
+    /// wall time). It keeps the fastest, for every layer of that shape on this
+    /// context. So the first call costs at most 6 runs of each candidate
+    /// that stays and 1 run of each dropped one (at most 5 candidates; most
+    /// layers have 2 or 3), plus compiling their pipelines; `bench_table`
+    /// prints this time per shape. Later calls cost
     /// nothing extra. The results agree within the tolerance every algorithm
     /// is tested to.
     ///
