@@ -8,7 +8,9 @@
 //! to completion) with the chosen algorithm and with the naive direct kernel
 //! (the baseline every speed-up is measured against); GPU end-to-end (host array
 //! in, host array out); the fast CPU path; the CPU reference on small shapes.
-//! Every figure is a median. Results are checked against the CPU fast path.
+//! Every figure is a median; the two terms of each speed-up, and the layers
+//! of the tuning table's row, alternate call by call. Results are checked
+//! against the CPU fast path.
 //! Where the adapter has SHADER_F16, a second table gives each shape in
 //! `Precision::F16` beside f32 (device-resident GFLOP/s, device bytes of
 //! weights, input and output), from the same run. A third table shows how good
@@ -40,6 +42,35 @@ fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
     }
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// Median seconds of each of `fs`, run in turn: one warm-up each, then rounds
+/// that run every one once, the order rotating, until `budget` is spent (at
+/// least 3 rounds, at most 50). The machine's drift falls on all alike, so
+/// their ratios hold steadier than those of medians taken one after another.
+fn alternated(budget: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    for f in fs.iter_mut() {
+        f(); // warm-up: pipelines, caches
+    }
+    let mut times = vec![Vec::new(); fs.len()];
+    let start = Instant::now();
+    let mut round = 0;
+    while round < 3 || (start.elapsed() < budget && round < 50) {
+        for k in 0..fs.len() {
+            let i = (round + k) % fs.len();
+            let t = Instant::now();
+            fs[i]();
+            times[i].push(t.elapsed().as_secs_f64());
+        }
+        round += 1;
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
 }
 
 /// The floor for per-call overhead: plain wgpu, buffers made once, each call
@@ -145,6 +176,8 @@ struct Row {
 
 /// The heuristic against measurement, device-resident.
 struct TuningRow {
+    /// The heuristic's layer, alternated with the others.
+    heuristic_gflops: f64,
     tuned: Algorithm,
     tuned_gflops: f64,
     /// The first call under `Tuning::Measure`: measuring every candidate.
@@ -222,16 +255,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let algorithm = conv.algorithm_for(s.input)?;
         let x_device = ctx.upload(x.view())?;
-        let resident = median(budget, || {
-            conv.forward_tensor(&x_device).unwrap();
-            ctx.wait().unwrap();
-        });
         let naive_conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?
             .with_algorithm(Algorithm::Direct)?;
-        let naive = median(budget, || {
-            naive_conv.forward_tensor(&x_device).unwrap();
-            ctx.wait().unwrap();
-        });
+        // The speed-up's two terms alternate call by call.
+        let [resident, naive] = alternated(
+            2 * budget,
+            &mut [
+                &mut || {
+                    conv.forward_tensor(&x_device).unwrap();
+                    ctx.wait().unwrap();
+                },
+                &mut || {
+                    naive_conv.forward_tensor(&x_device).unwrap();
+                    ctx.wait().unwrap();
+                },
+            ],
+        )[..] else {
+            unreachable!("two timings")
+        };
         let mut y_gpu = None;
         let end_to_end = median(budget, || y_gpu = Some(conv.forward(x.view()).unwrap()));
         let mut y_cpu = None;
@@ -405,7 +446,8 @@ fn stack_vs_separate(ctx: &GpuContext, budget: Duration) -> Result<(), Box<dyn s
 }
 
 /// The shape under `Tuning::Measure` (on the same context, switched for the
-/// measurement and back), and every algorithm forced.
+/// measurement and back), beside the heuristic's layer and every algorithm
+/// forced, all alternated call by call.
 fn tuning_row(
     ctx: &GpuContext,
     s: &Shape,
@@ -415,12 +457,6 @@ fn tuning_row(
 ) -> Result<TuningRow, Box<dyn std::error::Error>> {
     let w = filled(s.weights_shape(), 2);
     let layer = || GpuConv2d::new(ctx, w.view(), None, s.params);
-    let resident = |conv: &GpuConv2d| {
-        median(budget, || {
-            conv.forward_tensor(x).unwrap();
-            ctx.wait().unwrap();
-        })
-    };
     ctx.set_tuning(Tuning::Measure);
     let tuned_layer = layer()?;
     let start = Instant::now();
@@ -428,8 +464,8 @@ fn tuning_row(
     let tuning_seconds = start.elapsed().as_secs_f64();
     ctx.set_tuning(Tuning::Heuristic);
     let tuned = tuned?;
-    let tuned_gflops = gflops(resident(&tuned_layer));
-    let mut forced = Vec::new();
+    let mut layers = vec![layer()?, tuned_layer];
+    let mut algorithms = Vec::new();
     for algorithm in Algorithm::ALL {
         let Ok(conv) = layer()?.with_algorithm(algorithm) else {
             continue;
@@ -437,12 +473,30 @@ fn tuning_row(
         if conv.forward_tensor(x).is_err() {
             continue; // e.g. Gemm on a shape that is not a matrix product
         }
-        forced.push((algorithm, gflops(resident(&conv))));
+        layers.push(conv);
+        algorithms.push(algorithm);
     }
+    let mut runs: Vec<Box<dyn FnMut()>> = layers
+        .iter()
+        .map(|conv| {
+            Box::new(move || {
+                conv.forward_tensor(x).unwrap();
+                ctx.wait().unwrap();
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut runs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| f.as_mut() as _).collect();
+    let seconds = alternated(budget * layers.len() as u32, &mut runs);
+    let mut forced: Vec<(Algorithm, f64)> = algorithms
+        .into_iter()
+        .zip(&seconds[2..])
+        .map(|(a, t)| (a, gflops(*t)))
+        .collect();
     forced.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(TuningRow {
+        heuristic_gflops: gflops(seconds[0]),
         tuned,
-        tuned_gflops,
+        tuned_gflops: gflops(seconds[1]),
         tuning_seconds,
         forced,
     })
@@ -450,7 +504,7 @@ fn tuning_row(
 
 /// The heuristic's choice, the tuned choice and the best forced algorithm.
 fn tuning_table(rows: &[Row]) {
-    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run):\n");
+    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run, the layers of a row alternated call by call):\n");
     println!("| id | heuristic | GFLOP/s | tuned | GFLOP/s | tuning ms (first call) | best forced | GFLOP/s | tuned / best | tuned / heuristic | all forced |");
     println!("|---|---|---:|---|---:|---:|---|---:|---:|---:|---|");
     for r in rows {
@@ -465,14 +519,14 @@ fn tuning_table(rows: &[Row]) {
             "| {} | {:?} | {} | {:?} | {} | {} | {:?} | {} | {:.2} | {:.2} | {} |",
             r.id,
             r.algorithm,
-            figure(r.resident),
+            figure(t.heuristic_gflops),
             t.tuned,
             figure(t.tuned_gflops),
             figure(t.tuning_seconds * 1e3),
             best,
             figure(best_gflops),
             t.tuned_gflops / best_gflops,
-            t.tuned_gflops / r.resident,
+            t.tuned_gflops / t.heuristic_gflops,
             all.join(", ")
         );
     }
