@@ -257,25 +257,42 @@ fn edge_shapes_match_the_cpu_reference() {
 }
 
 #[test]
-fn edge_shapes_match_without_subgroups_too() {
-    // Where the device has subgroups the implicit GEMM uses its subgroup kernel;
-    // a device adopted without the feature runs the plain vec4 kernel instead.
-    let Some(ctx) = common::gpu() else { return };
-    if !ctx
-        .device()
-        .features()
-        .contains(conv2d_wgpu::wgpu::Features::SUBGROUP)
-    {
-        return; // the test above already ran the plain kernels
-    }
-    let plain = common::gpu_with_limits(|_| {}).unwrap();
+fn edge_shapes_match_without_subgroups_or_weight_textures() {
+    // Where the device has subgroups the GEMMs use their subgroup kernels, and
+    // CPU adapters without them read weights through textures; a device
+    // adopted without the feature, textures refused, runs the plain kernels.
+    let Some(plain) = common::gpu_with_limits(|_| {}) else {
+        return;
+    };
     assert!(!plain
         .device()
         .features()
         .contains(conv2d_wgpu::wgpu::Features::SUBGROUP));
+    conv2d_wgpu::introspect::use_weight_textures(&plain, Some(false));
     for (i, case) in edge_table().iter().enumerate() {
         case.check(&plain, 5000 + i as u64);
     }
+}
+
+#[test]
+fn edge_shapes_match_with_weights_in_textures() {
+    // The implicit GEMM's and Winograd's texture kernels (chosen by
+    // themselves on CPU adapters without subgroups), on whatever adapter this is.
+    let Some(ctx) = common::gpu_with_limits(|_| {}) else {
+        return;
+    };
+    conv2d_wgpu::introspect::use_weight_textures(&ctx, Some(true));
+    let (mut gemms, mut winograd) = (0, 0);
+    for (i, case) in edge_table().iter().enumerate() {
+        let ran = case.check(&ctx, 6000 + i as u64);
+        gemms += ran
+            .iter()
+            .filter(|a| matches!(a, Algorithm::ImplicitGemm | Algorithm::Gemm))
+            .count();
+        winograd += ran.iter().filter(|a| **a == Algorithm::Winograd).count();
+    }
+    assert!(gemms > 20, "{gemms}");
+    assert!(winograd > 5, "{winograd}");
 }
 
 #[test]

@@ -7,11 +7,11 @@
 // bounds checks in the loop: tiles past the end repeat the last and store
 // nothing. V, U and M are f32 whatever the storage type. `p.total` counts
 // runs of IGEMM_PIXELS tiles per xi. Prepended with the element types, tile
-// constants, params.wgsl and the entry point with its weight loads
+// constants, params.wgsl, the weights' binding (a storage buffer or a
+// texture, read through `weight`) and the entry point with its weight tile
 // (`weight_tile`: plain, or shared across a subgroup).
 
 @group(0) @binding(0) var<storage, read> transformed: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> products: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Params;
 

@@ -7,8 +7,10 @@
 
 use crate::conv::kernels::{
     KernelKind, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
+    WEIGHT_TEXTURE_WIDTH,
 };
 use crate::conv::plan::{Budget, Piece};
+use crate::conv::weights::texture_rows;
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
 use crate::semantics::algorithm::Algorithm;
@@ -33,6 +35,13 @@ pub(crate) struct DeviceCaps {
     /// loads gather lane by lane, so reuse from registers pays more than on
     /// llvmpipe).
     pub narrow_tiles: bool,
+    /// Read weights through textures in the kernels that can (`*Texture`):
+    /// on CPU adapters without subgroups (llvmpipe on GL), where a texel load
+    /// costs less than a storage load, or as `introspect::use_weight_textures` says.
+    pub weight_textures: bool,
+    /// Rows a weights texture may have (0: textures `WEIGHT_TEXTURE_WIDTH`
+    /// wide are beyond the device's limits).
+    pub texture_rows: u64,
     /// f32 elements one storage binding holds (Winograd's scratch must fit).
     pub binding_f32s: u64,
     /// Workgroups one dispatch may have.
@@ -42,11 +51,22 @@ pub(crate) struct DeviceCaps {
 impl DeviceCaps {
     pub fn of(ctx: &GpuContext) -> Self {
         let f32_budget = Budget::new(ctx.limits(), 1, DType::F32);
+        let narrow_tiles = ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get();
+        let max_texture = ctx.limits().max_texture_dimension_2d;
         DeviceCaps {
             subgroups: ctx.subgroups(),
             lanes8: ctx.subgroups_exactly(DEPTHWISE_LANES) && !ctx.is_gpu(),
             gpu: ctx.is_gpu(),
-            narrow_tiles: ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get(),
+            narrow_tiles,
+            weight_textures: ctx
+                .extension::<WeightTextures>()
+                .get()
+                .unwrap_or(!ctx.is_gpu() && !narrow_tiles && !ctx.subgroups()),
+            texture_rows: if max_texture >= WEIGHT_TEXTURE_WIDTH {
+                u64::from(max_texture)
+            } else {
+                0
+            },
             binding_f32s: f32_budget.binding_elements,
             max_workgroups: f32_budget.max_workgroups(),
         }
@@ -66,6 +86,21 @@ impl NarrowTiles {
 
     pub fn set(&self, on: bool) {
         self.0.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Weight textures asked for (or refused) on a context, whatever its adapter
+/// would choose (`introspect::use_weight_textures`): `None` leaves it to the adapter.
+#[derive(Default)]
+pub(crate) struct WeightTextures(std::sync::Mutex<Option<bool>>);
+
+impl WeightTextures {
+    pub fn get(&self) -> Option<bool> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set(&self, on: Option<bool>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = on;
     }
 }
 
@@ -163,7 +198,9 @@ impl Choice {
     /// input transform, products and output transform.
     pub fn stages(&self) -> Vec<KernelKind> {
         match self.kernel {
-            KernelKind::WinogradGemm | KernelKind::WinogradGemmSubgroup => {
+            KernelKind::WinogradGemm
+            | KernelKind::WinogradGemmTexture
+            | KernelKind::WinogradGemmSubgroup => {
                 let input = if self.geometry.in_c.is_multiple_of(4) {
                     KernelKind::WinogradInputVec4
                 } else {
@@ -299,11 +336,16 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
 /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
 /// algorithm that supports `g`.
 fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeometry, KernelKind) {
+    // Whether the weights fit a texture: `texels` vec4 (at most; a chunk has fewer).
+    let textures = |texels: u64| caps.weight_textures && texture_rows(texels) <= caps.texture_rows;
+    let out_c4 = g.out_c.div_ceil(4);
     let igemm = |g: ConvGeometry| {
         let vec4 = g.in_c_per_group().is_multiple_of(4);
+        let in_texture = textures((g.k_h * g.k_w * g.in_c_per_group() * out_c4) as u64);
         let kind = match (vec4, caps.narrow_tiles, caps.subgroups) {
             (true, true, _) => KernelKind::IgemmVec4Narrow,
             (false, true, _) => KernelKind::IgemmScalarNarrow,
+            (true, false, _) if in_texture => KernelKind::IgemmVec4Texture,
             (true, false, true) => KernelKind::IgemmSubgroup,
             (true, false, false) => KernelKind::IgemmVec4,
             (false, false, _) => KernelKind::IgemmScalar,
@@ -322,6 +364,9 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
+        Algorithm::Winograd if textures(winograd::weight_elements(g.in_c, out_c4 * 4) / 4) => {
+            (*g, KernelKind::WinogradGemmTexture)
+        }
         Algorithm::Winograd if caps.subgroups => (*g, KernelKind::WinogradGemmSubgroup),
         Algorithm::Winograd => (*g, KernelKind::WinogradGemm),
     }
@@ -366,5 +411,77 @@ fn unsupported_error(
         reason,
         weights_shape: layer.weights,
         groups: layer.params.groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(input: [usize; 4], k: usize, cout: usize) -> ConvGeometry {
+        let params = Conv2dParams {
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        LayerShape::new([k, k, input[3], cout], None, params)
+            .unwrap()
+            .geometry(input)
+            .unwrap()
+    }
+
+    /// llvmpipe on GL, as far as the choice of kernel goes.
+    fn cpu_without_subgroups(texture_rows: u64) -> DeviceCaps {
+        DeviceCaps {
+            subgroups: false,
+            lanes8: false,
+            gpu: false,
+            narrow_tiles: false,
+            weight_textures: true,
+            texture_rows,
+            binding_f32s: 1 << 26,
+            max_workgroups: 1 << 30,
+        }
+    }
+
+    #[test]
+    fn weights_go_to_a_texture_only_when_it_has_rows_enough() {
+        // 3x3x64 -> 64: 576 rows of 16 vec4 = 9216 texels = 3 texture rows.
+        let g = geometry([1, 16, 16, 64], 3, 64);
+        let width = u64::from(WEIGHT_TEXTURE_WIDTH);
+        assert_eq!(texture_rows(9216), 9216u64.div_ceil(width));
+        let kernel = |caps, algorithm| lower(algorithm, &g, caps).1;
+        let roomy = cpu_without_subgroups(3);
+        let cramped = cpu_without_subgroups(2);
+        assert_eq!(
+            kernel(roomy, Algorithm::ImplicitGemm),
+            KernelKind::IgemmVec4Texture
+        );
+        assert_eq!(
+            kernel(cramped, Algorithm::ImplicitGemm),
+            KernelKind::IgemmVec4
+        );
+        // Winograd's transform: 16 x 64 rows of 16 vec4 = 16384 texels = 4 rows.
+        let winograd_roomy = cpu_without_subgroups(4);
+        assert_eq!(
+            kernel(winograd_roomy, Algorithm::Winograd),
+            KernelKind::WinogradGemmTexture
+        );
+        assert_eq!(kernel(roomy, Algorithm::Winograd), KernelKind::WinogradGemm);
+        // Textures off (the default with subgroups): the subgroup kernels.
+        let subgroups = DeviceCaps {
+            subgroups: true,
+            weight_textures: false,
+            ..roomy
+        };
+        assert_eq!(
+            kernel(subgroups, Algorithm::ImplicitGemm),
+            KernelKind::IgemmSubgroup
+        );
+        // Scalar input has no texture variant.
+        let scalar = geometry([1, 16, 16, 3], 3, 64);
+        assert_eq!(
+            lower(Algorithm::ImplicitGemm, &scalar, roomy).1,
+            KernelKind::IgemmScalar
+        );
     }
 }

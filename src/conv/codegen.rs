@@ -1,6 +1,6 @@
 //! The generator of the register-tiled implicit GEMMs: one template
 //! (`shaders/templates/conv2d_igemm.wgsl.in`), four committed kernels
-//! (`shaders/conv2d_igemm_{vec4,scalar,subgroup,vec4_narrow}.wgsl`). The unroll follows
+//! (`shaders/conv2d_igemm_{vec4,vec4_texture,scalar,subgroup,vec4_narrow}.wgsl`). The unroll follows
 //! `IGEMM_PIXELS`, the constant Rust sizes their dispatches with.
 //!
 //! A test regenerates them in memory and fails when a committed file differs;
@@ -16,6 +16,8 @@ const TEMPLATE: &str = include_str!("../../shaders/templates/conv2d_igemm.wgsl.i
 struct Variant {
     file: &'static str,
     slots: &'static [(&'static str, &'static str)],
+    /// Slots that differ from `slots` (they are filled first).
+    overrides: &'static [(&'static str, &'static str)],
     narrow: bool,
 }
 
@@ -53,6 +55,43 @@ fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     );
 }
 ";
+
+const WEIGHTS_BUFFER: &str = "@group(0) @binding(1) var<storage, read> weights: array<elem4>;";
+
+/// The texture variant: the same weight rows, copied into a texture
+/// `WEIGHT_TEXTURE_WIDTH` texels wide (texel i of the chunk at
+/// (i % width, i / width)).
+const TEXTURE_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "notes",
+        "// This variant: vec4 input (cin / groups % 4 == 0), weights read from a\n\
+                 // texture; per step, 16 vec4 FMAs and 1 input load per pixel, and 16\n\
+                 // texel loads for the tile (cheaper than storage loads on llvmpipe).",
+    ),
+    (
+        "weights_binding",
+        "@group(0) @binding(1) var weights: texture_2d<f32>;",
+    ),
+    (
+        "weight_helpers",
+        "// Weight vec4 number i of the chunk.
+fn weight(i: u32) -> vec4<f32> {
+    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
+}
+
+// The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
+fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let c = p.col_offset4 + min(col, cols4 - 1u);
+    return mat4x4<f32>(
+        weight(k * stride4 + c),
+        weight((k + 1u) * stride4 + c),
+        weight((k + 2u) * stride4 + c),
+        weight((k + 3u) * stride4 + c),
+    );
+}
+",
+    ),
+];
 
 const EARLY_EXIT: &str = "    if pixel_tile >= p.total {
         return;
@@ -209,20 +248,29 @@ const SUBGROUP_SLOTS: &[(&str, &str)] = &[
 ];
 
 // conv2d_igemm_scalar_narrow.wgsl is written by hand (one loop per kernel row).
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant {
         file: "conv2d_igemm_vec4.wgsl",
         slots: VEC4_SLOTS,
+        overrides: &[],
+        narrow: false,
+    },
+    Variant {
+        file: "conv2d_igemm_vec4_texture.wgsl",
+        slots: VEC4_SLOTS,
+        overrides: TEXTURE_OVERRIDES,
         narrow: false,
     },
     Variant {
         file: "conv2d_igemm_scalar.wgsl",
         slots: SCALAR_SLOTS,
+        overrides: &[],
         narrow: false,
     },
     Variant {
         file: "conv2d_igemm_subgroup.wgsl",
         slots: SUBGROUP_SLOTS,
+        overrides: &[],
         narrow: false,
     },
     // Half the unroll, for adapters whose shader compilers choke on the
@@ -230,6 +278,7 @@ const VARIANTS: [Variant; 4] = [
     Variant {
         file: "conv2d_igemm_vec4_narrow.wgsl",
         slots: VEC4_SLOTS,
+        overrides: &[],
         narrow: true,
     },
 ];
@@ -274,7 +323,14 @@ fn generate(variant: &Variant) -> String {
         ("all_inside", all_inside),
         ("accumulate_block", accumulate),
     ];
-    for (name, value) in variant_slots.iter().chain(variant.slots) {
+    let defaults = [("weights_binding", WEIGHTS_BUFFER)];
+    for (name, value) in variant
+        .overrides
+        .iter()
+        .chain(&variant_slots)
+        .chain(variant.slots)
+        .chain(&defaults)
+    {
         let slot = format!("{{{{{name}}}}}");
         // A slot alone on its line takes the whole line (and leaves none when empty).
         let line = format!("{slot}\n");

@@ -10,7 +10,7 @@ use crate::conv::kernels::WORKGROUP_SIZE;
 use crate::conv::pipelines;
 use crate::conv::plan::{Piece, Plan};
 use crate::conv::uniform::KernelParams;
-use crate::conv::weights::{LayerWeights, WeightChunk};
+use crate::conv::weights::{LayerWeights, TextureSource, WeightChunk};
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
 use crate::runtime::limits::FoldedGrid;
@@ -34,6 +34,8 @@ enum Weights {
     Chunk(usize),
     /// Winograd's transformed weights.
     Transformed(wgpu::Buffer),
+    /// Either, copied into a texture (`LayerWeights::texture`).
+    Texture(wgpu::TextureView),
 }
 
 /// One dispatch of a forward pass, independent of the buffers it will bind.
@@ -173,7 +175,11 @@ pub(crate) fn dispatches(
                 grid,
                 input: Operand::Tensor(input.clone()),
                 output: Operand::Tensor(output.clone()),
-                weights: Weights::Chunk(slice.chunk_index),
+                weights: if kernel.weights_in_texture() {
+                    Weights::Texture(weights.texture(ctx, TextureSource::Chunk(slice.chunk_index))?)
+                } else {
+                    Weights::Chunk(slice.chunk_index)
+                },
                 element_bytes,
             });
         }
@@ -202,7 +208,21 @@ fn winograd_dispatches(
         .max()
         .unwrap_or(1);
     let (v_elements, m_elements) = winograd::scratch_elements(g, most_images, w_stride);
-    let transformed_weights = weights.winograd(ctx, g.in_c)?;
+    // The products read the transformed weights (perhaps from a texture);
+    // the transforms bind them too, as their layout has a weights buffer.
+    let transformed_weights = Weights::Transformed(weights.winograd(ctx, g.in_c)?);
+    let stage_weights = plan
+        .choice
+        .stages()
+        .into_iter()
+        .map(|kind| {
+            Ok(if kind.weights_in_texture() {
+                Weights::Texture(weights.texture(ctx, TextureSource::Winograd { in_c: g.in_c })?)
+            } else {
+                transformed_weights.clone()
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let transformed = ctx.new_tensor_buffer("conv2d winograd input", v_elements * 4);
     let products = ctx.new_tensor_buffer("conv2d winograd products", m_elements * 4);
     let mut dispatches = Vec::new();
@@ -223,8 +243,12 @@ fn winograd_dispatches(
                 Operand::Tensor(output.clone()),
             ),
         ];
-        for ((pipeline, (workgroups, total)), (from, to)) in
-            plan.pipelines.iter().zip(sizes).zip(operands)
+        for (((pipeline, (workgroups, total)), (from, to)), stage_weights) in plan
+            .pipelines
+            .iter()
+            .zip(sizes)
+            .zip(operands)
+            .zip(&stage_weights)
         {
             let grid = FoldedGrid::new(workgroups, limits.max_compute_workgroups_per_dimension)
                 .ok_or(Conv2dError::DispatchTooLarge {
@@ -252,7 +276,7 @@ fn winograd_dispatches(
                 grid,
                 input: from,
                 output: to,
-                weights: Weights::Transformed(transformed_weights.clone()),
+                weights: stage_weights.clone(),
                 element_bytes,
             });
         }
@@ -293,21 +317,26 @@ pub(crate) fn bind(
     output: &wgpu::Buffer,
     dispatches: &[Dispatch],
 ) -> Result<Vec<BoundDispatch>> {
-    let layout = pipelines::bind_group_layout(ctx)?;
     let alignment = u64::from(ctx.limits().min_storage_buffer_offset_alignment).max(4);
     dispatches
         .iter()
         .map(|d| {
-            let weight_buffer = match &d.weights {
-                Weights::Chunk(chunk) => &weights.chunks[*chunk].buffer,
-                Weights::Transformed(buffer) => buffer,
+            let in_texture = matches!(d.weights, Weights::Texture(_));
+            let layout = pipelines::bind_group_layout(ctx, in_texture)?;
+            let weight_resource = match &d.weights {
+                Weights::Chunk(chunk) => weights.chunks[*chunk].buffer.as_entire_binding(),
+                Weights::Transformed(buffer) => buffer.as_entire_binding(),
+                Weights::Texture(view) => wgpu::BindingResource::TextureView(view),
             };
             let bind_group = ctx.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("conv2d"),
                 layout: &layout,
                 entries: &[
                     entry(0, binding(&d.input, input, alignment, d.element_bytes)),
-                    entry(1, weight_buffer.as_entire_buffer_binding()),
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: weight_resource,
+                    },
                     entry(2, weights.bias.as_entire_buffer_binding()),
                     entry(3, binding(&d.output, output, alignment, d.element_bytes)),
                     entry(4, d.uniform.as_entire_buffer_binding()),

@@ -55,6 +55,15 @@ pub fn use_narrow_tiles(ctx: &crate::GpuContext, on: bool) {
     ctx.extension::<crate::conv::choice::NarrowTiles>().set(on);
 }
 
+/// Makes layers on `ctx` read their weights through textures where a kernel
+/// can (`Some(true)`), never (`Some(false)`), or as its adapter chooses
+/// (`None`: CPU adapters without subgroups), so the tests run both kinds on
+/// any adapter. Affects plans made afterwards.
+pub fn use_weight_textures(ctx: &crate::GpuContext, on: Option<bool>) {
+    ctx.extension::<crate::conv::choice::WeightTextures>()
+        .set(on);
+}
+
 /// The Rust uniform block's size and field offsets, to compare with WGSL's `Params`.
 pub fn kernel_params_layout() -> (usize, Vec<(&'static str, usize)>) {
     uniform::kernel_params_layout()

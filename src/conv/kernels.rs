@@ -31,6 +31,11 @@ pub(crate) const DEPTHWISE_ROWS: u32 = 16;
 /// Output rows and pixels per row of one invocation of the depthwise block kernel.
 pub(crate) const DEPTHWISE_BLOCK_ROWS: u32 = 4;
 pub(crate) const DEPTHWISE_BLOCK_PIXELS: u32 = 4;
+/// Texels per row of the textures that hold weights for the `*Texture`
+/// kernels (a power of two, so that the kernels find a texel with a shift and
+/// a mask; 4096 rgba32float texels make a row of 64 KiB, which a
+/// buffer-to-texture copy accepts).
+pub(crate) const WEIGHT_TEXTURE_WIDTH: u32 = 4096;
 /// The workgroup-memory tiled GEMM: pixels (M) and channels (N) per
 /// workgroup, and the depth (K) staged per step.
 pub(crate) const TILED_M: u32 = 64;
@@ -59,6 +64,7 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("TILED_K", TILED_K),
         ("TILED_THREAD_M", TILED_THREAD_M),
         ("TILED_WORKGROUP", TILED_WORKGROUP),
+        ("WEIGHT_TEXTURE_WIDTH", WEIGHT_TEXTURE_WIDTH),
     ];
     let mut wgsl = String::from("// Tile sizes, from src/conv/kernels.rs.\n");
     for (name, value) in constants {
@@ -116,8 +122,8 @@ fn load_channels4(pixel: u32, c4: u32) -> vec4<f32> {
 }
 ";
 
-/// The Winograd products' entry point and weight loads: each invocation loads
-/// the 16 weight vec4 of a step.
+/// The Winograd products' entry point and weight tile: each invocation loads
+/// the 16 weight vec4 of a step (after `WINOGRAD_WEIGHTS_BUFFER` or `_TEXTURE`).
 const WINOGRAD_GEMM_PLAIN: &str = "\
 fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
     let c0 = min(col0, cout4 - 1u);
@@ -128,10 +134,10 @@ fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
     let r2 = k + 2u * cout4;
     let r3 = k + 3u * cout4;
     return WeightTile(
-        mat4x4<f32>(weights[k + c0], weights[r1 + c0], weights[r2 + c0], weights[r3 + c0]),
-        mat4x4<f32>(weights[k + c1], weights[r1 + c1], weights[r2 + c1], weights[r3 + c1]),
-        mat4x4<f32>(weights[k + c2], weights[r1 + c2], weights[r2 + c2], weights[r3 + c2]),
-        mat4x4<f32>(weights[k + c3], weights[r1 + c3], weights[r2 + c3], weights[r3 + c3]),
+        mat4x4<f32>(weight(k + c0), weight(r1 + c0), weight(r2 + c0), weight(r3 + c0)),
+        mat4x4<f32>(weight(k + c1), weight(r1 + c1), weight(r2 + c1), weight(r3 + c1)),
+        mat4x4<f32>(weight(k + c2), weight(r1 + c2), weight(r2 + c2), weight(r3 + c2)),
+        mat4x4<f32>(weight(k + c3), weight(r1 + c3), weight(r2 + c3), weight(r3 + c3)),
     );
 }
 
@@ -144,6 +150,22 @@ fn main(
 }
 ";
 
+/// The Winograd products' weights from a storage buffer.
+const WINOGRAD_WEIGHTS_BUFFER: &str = "\
+@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
+fn weight(i: u32) -> vec4<f32> {
+    return weights[i];
+}
+";
+
+/// The same from a texture (rows of `WEIGHT_TEXTURE_WIDTH` texels).
+const WINOGRAD_WEIGHTS_TEXTURE: &str = "\
+@group(0) @binding(1) var weights: texture_2d<f32>;
+fn weight(i: u32) -> vec4<f32> {
+    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
+}
+";
+
 /// The same with subgroups of at least 8: each lane loads 2 of the 16 weight
 /// vec4 of a step and `subgroupBroadcast` hands them to the others.
 const WINOGRAD_GEMM_SUBGROUP: &str = "\
@@ -151,8 +173,8 @@ fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
     // Lane v holds rows v / 4 and 2 + v / 4 of column group v % 4.
     let v = lane % 8u;
     let col = min(col0 + v % 4u, cout4 - 1u);
-    let mine0 = weights[k + (v / 4u) * cout4 + col];
-    let mine1 = weights[k + (2u + v / 4u) * cout4 + col];
+    let mine0 = weight(k + (v / 4u) * cout4 + col);
+    let mine1 = weight(k + (2u + v / 4u) * cout4 + col);
     return WeightTile(
         mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u)),
         mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u)),
@@ -178,6 +200,9 @@ pub(crate) enum KernelKind {
     Direct,
     /// Register-tiled implicit GEMM, vec4 input (cin / groups % 4 == 0).
     IgemmVec4,
+    /// `IgemmVec4` reading its weights from a texture (CPU adapters without
+    /// subgroups, where a texel load costs less than a storage load).
+    IgemmVec4Texture,
     /// Register-tiled implicit GEMM, scalar input.
     IgemmScalar,
     /// `IgemmVec4` sharing weight loads with subgroupBroadcast (subgroups >= 8).
@@ -204,6 +229,8 @@ pub(crate) enum KernelKind {
     WinogradInputScalar,
     /// Winograd's 16 batched products, register-tiled.
     WinogradGemm,
+    /// `WinogradGemm` reading its weights from a texture.
+    WinogradGemmTexture,
     /// `WinogradGemm` sharing weight loads with subgroupBroadcast (subgroups >= 8).
     WinogradGemmSubgroup,
     /// Winograd output transform, bias and activation.
@@ -214,9 +241,10 @@ pub(crate) enum KernelKind {
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 16] = [
+    pub const ALL: [KernelKind; 18] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
+        KernelKind::IgemmVec4Texture,
         KernelKind::IgemmScalar,
         KernelKind::IgemmSubgroup,
         KernelKind::IgemmVec4Narrow,
@@ -228,6 +256,7 @@ impl KernelKind {
         KernelKind::WinogradInputVec4,
         KernelKind::WinogradInputScalar,
         KernelKind::WinogradGemm,
+        KernelKind::WinogradGemmTexture,
         KernelKind::WinogradGemmSubgroup,
         KernelKind::WinogradOutput,
         KernelKind::WinogradWeights,
@@ -242,6 +271,10 @@ impl KernelKind {
             KernelKind::IgemmVec4 => (
                 "conv2d_igemm_vec4.wgsl",
                 include_str!("../../shaders/conv2d_igemm_vec4.wgsl"),
+            ),
+            KernelKind::IgemmVec4Texture => (
+                "conv2d_igemm_vec4_texture.wgsl",
+                include_str!("../../shaders/conv2d_igemm_vec4_texture.wgsl"),
             ),
             KernelKind::IgemmScalar => (
                 "conv2d_igemm_scalar.wgsl",
@@ -279,7 +312,9 @@ impl KernelKind {
                 "winograd/input.wgsl",
                 include_str!("../../shaders/winograd/input.wgsl"),
             ),
-            KernelKind::WinogradGemm | KernelKind::WinogradGemmSubgroup => (
+            KernelKind::WinogradGemm
+            | KernelKind::WinogradGemmTexture
+            | KernelKind::WinogradGemmSubgroup => (
                 "winograd/gemm.wgsl",
                 include_str!("../../shaders/winograd/gemm.wgsl"),
             ),
@@ -300,11 +335,30 @@ impl KernelKind {
         match self {
             KernelKind::WinogradInputVec4 => WINOGRAD_INPUT_VEC4,
             KernelKind::WinogradInputScalar => WINOGRAD_INPUT_SCALAR,
-            KernelKind::WinogradGemm => WINOGRAD_GEMM_PLAIN,
+            KernelKind::WinogradGemm | KernelKind::WinogradGemmTexture => WINOGRAD_GEMM_PLAIN,
             KernelKind::WinogradGemmSubgroup => WINOGRAD_GEMM_SUBGROUP,
             KernelKind::WinogradOutput | KernelKind::WinogradWeights => "",
             _ => COMMON_WGSL,
         }
+    }
+
+    /// The Winograd products' weight binding and `weight` load (the other
+    /// kernels declare their bindings themselves).
+    fn weights_wgsl(self) -> &'static str {
+        match self {
+            KernelKind::WinogradGemm | KernelKind::WinogradGemmSubgroup => WINOGRAD_WEIGHTS_BUFFER,
+            KernelKind::WinogradGemmTexture => WINOGRAD_WEIGHTS_TEXTURE,
+            _ => "",
+        }
+    }
+
+    /// Whether the kernel reads its weights (binding 1) from a texture
+    /// rather than a storage buffer.
+    pub fn weights_in_texture(self) -> bool {
+        matches!(
+            self,
+            KernelKind::IgemmVec4Texture | KernelKind::WinogradGemmTexture
+        )
     }
 
     /// The file name (with the variant where kinds share a file), for labels
@@ -314,6 +368,7 @@ impl KernelKind {
             KernelKind::WinogradInputVec4 => "winograd/input.wgsl (vec4)",
             KernelKind::WinogradInputScalar => "winograd/input.wgsl (scalar)",
             KernelKind::WinogradGemm => "winograd/gemm.wgsl",
+            KernelKind::WinogradGemmTexture => "winograd/gemm.wgsl (texture)",
             KernelKind::WinogradGemmSubgroup => "winograd/gemm.wgsl (subgroup)",
             _ => self.file().0,
         }
@@ -324,9 +379,10 @@ impl KernelKind {
     /// Winograd variant's part), the kernel.
     pub fn source(self, dtype: DType) -> String {
         format!(
-            "{}{}\n{PARAMS_WGSL}\n{}\n{}",
+            "{}{}\n{PARAMS_WGSL}\n{}{}\n{}",
             element_types_wgsl(dtype),
             tile_constants_wgsl(),
+            self.weights_wgsl(),
             self.prelude(),
             self.file().1
         )
@@ -370,9 +426,10 @@ impl KernelKind {
     /// Output pixels per invocation of a register-tiled GEMM.
     pub fn register_pixels(self) -> Option<u32> {
         match self {
-            KernelKind::IgemmVec4 | KernelKind::IgemmScalar | KernelKind::IgemmSubgroup => {
-                Some(IGEMM_PIXELS)
-            }
+            KernelKind::IgemmVec4
+            | KernelKind::IgemmVec4Texture
+            | KernelKind::IgemmScalar
+            | KernelKind::IgemmSubgroup => Some(IGEMM_PIXELS),
             KernelKind::IgemmVec4Narrow | KernelKind::IgemmScalarNarrow => {
                 Some(IGEMM_NARROW_PIXELS)
             }
@@ -408,6 +465,7 @@ impl KernelKind {
             }
             // Workgroups are (column tile) x (runs of pixel tiles).
             KernelKind::IgemmVec4
+            | KernelKind::IgemmVec4Texture
             | KernelKind::IgemmScalar
             | KernelKind::IgemmSubgroup
             | KernelKind::IgemmVec4Narrow
@@ -446,6 +504,7 @@ impl KernelKind {
             KernelKind::WinogradInputVec4
             | KernelKind::WinogradInputScalar
             | KernelKind::WinogradGemm
+            | KernelKind::WinogradGemmTexture
             | KernelKind::WinogradGemmSubgroup
             | KernelKind::WinogradOutput
             | KernelKind::WinogradWeights => {

@@ -168,7 +168,10 @@ impl GpuConv2d {
     }
 
     /// Device memory the layer's weights and bias take, in bytes (their
-    /// buffers' sizes; output channels padded to a multiple of 4).
+    /// buffers' sizes; output channels padded to a multiple of 4). Copies
+    /// some kernels make on first use are not counted: Winograd's
+    /// transformed weights (16/9 of the weights, f32), and on CPU adapters
+    /// without subgroups the weights copied into a texture.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.device_bytes()
     }

@@ -1,4 +1,5 @@
-//! Compiled pipelines: the bind-group layout every kernel shares, and each
+//! Compiled pipelines: the bind-group layouts the kernels share (weights in a
+//! storage buffer, or in a texture), and each
 //! kernel specialisation compiled once per device (kept in a context extension).
 
 use std::collections::HashMap;
@@ -25,25 +26,45 @@ pub(crate) struct PipelineKey {
 /// Pipelines built so far on one device (a context extension); never rebuilt per call.
 #[derive(Default)]
 pub(crate) struct KernelCache {
-    layout: Mutex<Option<wgpu::BindGroupLayout>>,
+    /// By `weights_in_texture`: [buffer, texture].
+    layouts: Mutex<[Option<wgpu::BindGroupLayout>; 2]>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
-/// The bind-group layout every kernel follows: input, weights, bias (read),
-/// output (read-write), params (uniform).
-pub(crate) fn bind_group_layout(ctx: &GpuContext) -> Result<wgpu::BindGroupLayout> {
+/// The bind-group layout the kernels follow: input, weights, bias (read),
+/// output (read-write), params (uniform); the weights a storage buffer, or a
+/// float texture for the kernels that read them from one.
+pub(crate) fn bind_group_layout(
+    ctx: &GpuContext,
+    weights_in_texture: bool,
+) -> Result<wgpu::BindGroupLayout> {
     let cache = ctx.extension::<KernelCache>();
-    let mut slot = lock(&cache.layout);
+    let mut slots = lock(&cache.layouts);
+    let slot = &mut slots[usize::from(weights_in_texture)];
     if let Some(layout) = slot.as_ref() {
         return Ok(layout.clone());
     }
+    let weights = if weights_in_texture {
+        wgpu::BindGroupLayoutEntry {
+            binding: 1,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        }
+    } else {
+        storage_entry(1, true)
+    };
     let device = ctx.device();
     let layout = scope::capture(device, "creating the bind-group layout", || {
         device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("conv2d"),
             entries: &[
                 storage_entry(0, true),
-                storage_entry(1, true),
+                weights,
                 storage_entry(2, true),
                 storage_entry(3, false),
                 uniform_entry(4),
@@ -70,7 +91,7 @@ pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::C
             limit: limits.max_compute_workgroup_storage_size,
         });
     }
-    let layout = bind_group_layout(ctx)?;
+    let layout = bind_group_layout(ctx, key.kind.weights_in_texture())?;
     let cache = ctx.extension::<KernelCache>();
     let mut pipelines = lock(&cache.pipelines);
     if let Some(pipeline) = pipelines.get(&key) {

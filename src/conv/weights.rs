@@ -4,12 +4,13 @@
 //! every kernel can read them as vec4 columns; f32, or f16 for
 //! `Precision::F16` layers.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Mutex;
 
 use ndarray::{ArrayView1, ArrayView4};
 
-use crate::conv::kernels::{KernelKind, WORKGROUP_SIZE};
+use crate::conv::kernels::{KernelKind, WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE};
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::{self, Budget};
 use crate::conv::uniform::KernelParams;
@@ -41,6 +42,25 @@ pub(crate) struct LayerWeights {
     /// Winograd's transform of the weights (`conv/winograd.rs`), f32, made
     /// on the device by the first plan that runs Winograd.
     winograd: Mutex<Option<wgpu::Buffer>>,
+    /// Weights copied into textures for the kernels that read them from one,
+    /// made by the first plan that needs each.
+    textures: Mutex<HashMap<TextureSource, wgpu::TextureView>>,
+}
+
+/// Which weights a texture holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TextureSource {
+    Chunk(usize),
+    /// Winograd's transform, of a layer with this many input channels.
+    Winograd {
+        in_c: usize,
+    },
+}
+
+/// Rows of a weights texture `WEIGHT_TEXTURE_WIDTH` texels wide holding
+/// `texels` vec4 (the last row partly filled).
+pub(crate) fn texture_rows(texels: u64) -> u64 {
+    texels.div_ceil(u64::from(WEIGHT_TEXTURE_WIDTH))
 }
 
 impl LayerWeights {
@@ -79,6 +99,7 @@ impl LayerWeights {
                 bias,
                 dtype,
                 winograd: Mutex::default(),
+                textures: Mutex::default(),
             })
         })
     }
@@ -115,6 +136,7 @@ impl LayerWeights {
             bias: convert(&self.bias, layer.out_channels())?,
             dtype,
             winograd: Mutex::default(),
+            textures: Mutex::default(),
         })
     }
 
@@ -143,7 +165,7 @@ impl LayerWeights {
                 check_bounds: true,
             },
         )?;
-        let layout = pipelines::bind_group_layout(ctx)?;
+        let layout = pipelines::bind_group_layout(ctx, false)?;
         let limits = ctx.limits();
         let total = (in_c * chunk.w_stride / 4) as u64;
         let grid = FoldedGrid::new(
@@ -193,6 +215,97 @@ impl LayerWeights {
         })?;
         *slot = Some(buffer.clone());
         Ok(buffer)
+    }
+
+    /// The weights of `source` copied into a texture (the `*Texture`
+    /// kernels' binding 1): texel i of the buffer at (i % width, i / width),
+    /// width `WEIGHT_TEXTURE_WIDTH`; rgba32float, or rgba16float for f16
+    /// weights (the kernels load vec4<f32> either way). Copied on the device
+    /// the first time it is asked for (one submit, no wait), then kept: a
+    /// second copy of those weights in device memory, on the adapters whose
+    /// kernels read textures. The choice checks the size against the limits.
+    pub fn texture(&self, ctx: &GpuContext, source: TextureSource) -> Result<wgpu::TextureView> {
+        let mut textures = self.textures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(view) = textures.get(&source) {
+            return Ok(view.clone());
+        }
+        let (buffer, format, texel_bytes) = match source {
+            TextureSource::Chunk(i) => match self.dtype {
+                DType::F32 => (
+                    self.chunks[i].buffer.clone(),
+                    wgpu::TextureFormat::Rgba32Float,
+                    16,
+                ),
+                DType::F16 => (
+                    self.chunks[i].buffer.clone(),
+                    wgpu::TextureFormat::Rgba16Float,
+                    8,
+                ),
+            },
+            TextureSource::Winograd { in_c } => (
+                self.winograd(ctx, in_c)?,
+                wgpu::TextureFormat::Rgba32Float,
+                16,
+            ),
+        };
+        let texels = buffer.size() / texel_bytes;
+        let width = WEIGHT_TEXTURE_WIDTH;
+        let full_rows = (texels / u64::from(width)) as u32;
+        let rest = (texels % u64::from(width)) as u32;
+        let bytes_per_row = u64::from(width) * texel_bytes;
+        let view = ctx.capture("copying weights into a texture", || {
+            let texture = ctx.device().create_texture(&wgpu::TextureDescriptor {
+                label: Some("conv2d weights texture"),
+                size: wgpu::Extent3d {
+                    width,
+                    height: texture_rows(texels).max(1) as u32,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            let mut encoder = ctx.device().create_command_encoder(&Default::default());
+            // Whole rows, then the partly filled last one.
+            let rows = [(0, full_rows, width), (full_rows, 1, rest)];
+            for (first_row, height, row_texels) in rows {
+                if height == 0 || row_texels == 0 {
+                    continue;
+                }
+                encoder.copy_buffer_to_texture(
+                    wgpu::TexelCopyBufferInfo {
+                        buffer: &buffer,
+                        layout: wgpu::TexelCopyBufferLayout {
+                            offset: u64::from(first_row) * bytes_per_row,
+                            bytes_per_row: Some(bytes_per_row as u32),
+                            rows_per_image: Some(height),
+                        },
+                    },
+                    wgpu::TexelCopyTextureInfo {
+                        texture: &texture,
+                        mip_level: 0,
+                        origin: wgpu::Origin3d {
+                            x: 0,
+                            y: first_row,
+                            z: 0,
+                        },
+                        aspect: wgpu::TextureAspect::All,
+                    },
+                    wgpu::Extent3d {
+                        width: row_texels,
+                        height,
+                        depth_or_array_layers: 1,
+                    },
+                );
+            }
+            ctx.submit(encoder.finish());
+            Ok(texture.create_view(&Default::default()))
+        })?;
+        textures.insert(source, view.clone());
+        Ok(view)
     }
 
     /// Device bytes of the weights and bias buffers.

@@ -1,0 +1,145 @@
+// GENERATED from shaders/templates/conv2d_igemm.wgsl.in by src/conv/codegen.rs:
+// edit those, then run `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`.
+//
+// M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
+// computes IGEMM_PIXELS consecutive output pixels x 16 output channels
+// (IGEMM_COLUMNS4 vec4 column groups), with no workgroup memory: on CPU-like
+// adapters (llvmpipe) every load is expensive and the caches give the reuse,
+// so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
+// channels per pixel) so that it stays in registers. Kernel taps whose pixels
+// are all inside the input take the fast path; the others skip the pixels in
+// the padding (not multiply them by zero, which would turn an infinite weight
+// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
+// layers run one dispatch per group (in_c_offset, col_offset4).
+// This variant: vec4 input (cin / groups % 4 == 0), weights read from a
+// texture; per step, 16 vec4 FMAs and 1 input load per pixel, and 16
+// texel loads for the tile (cheaper than storage loads on llvmpipe).
+// Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
+// Prepended with the element types, tile constants and common.wgsl (Params,
+// activate, origin, tap, store_tile).
+
+@group(0) @binding(0) var<storage, read> input: array<elem4>;
+@group(0) @binding(1) var weights: texture_2d<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<elem>;
+@group(0) @binding(3) var<storage, read_write> output: array<elem>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
+
+// 16 channels of one pixel: columns are the 4 vec4 column groups, and
+// w_j * a sums the 4 weight rows of column group j weighted by a's channels.
+fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
+}
+
+fn load(at: i32, c4: u32) -> vec4<f32> {
+    return vec4<f32>(input[u32(max(at, 0)) + c4]);
+}
+
+// Weight vec4 number i of the chunk.
+fn weight(i: u32) -> vec4<f32> {
+    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
+}
+
+// The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
+fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
+    let c = p.col_offset4 + min(col, cols4 - 1u);
+    return mat4x4<f32>(
+        weight(k * stride4 + c),
+        weight((k + 1u) * stride4 + c),
+        weight((k + 2u) * stride4 + c),
+        weight((k + 3u) * stride4 + c),
+    );
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let stride4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
+    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
+    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
+    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
+    let pixel_tile = (group_index / col_tiles) * WORKGROUP_SIZE + local;
+    if pixel_tile >= p.total {
+        return;
+    }
+    let pixel0 = pixel_tile * IGEMM_PIXELS;
+    let in_c4 = p.in_c / 4u;
+    let group_c4 = p.in_c_per_group / 4u;
+    let in_at = p.in_base / 4u + p.in_c_offset / 4u;
+
+    let o0 = origin(pixel0 + 0u);
+    let o1 = origin(pixel0 + 1u);
+    let o2 = origin(pixel0 + 2u);
+    let o3 = origin(pixel0 + 3u);
+    let o4 = origin(pixel0 + 4u);
+    let o5 = origin(pixel0 + 5u);
+    let o6 = origin(pixel0 + 6u);
+    let o7 = origin(pixel0 + 7u);
+
+    var acc0: mat4x4<f32>;
+    var acc1: mat4x4<f32>;
+    var acc2: mat4x4<f32>;
+    var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>;
+    var acc5: mat4x4<f32>;
+    var acc6: mat4x4<f32>;
+    var acc7: mat4x4<f32>;
+    for (var ky = 0u; ky < p.k_h; ky++) {
+        let dy = i32(ky * p.dilation_h);
+        for (var kx = 0u; kx < p.k_w; kx++) {
+            let dx = i32(kx * p.dilation_w);
+            let t0 = tap(o0, dy, dx, in_at, in_c4);
+            let t1 = tap(o1, dy, dx, in_at, in_c4);
+            let t2 = tap(o2, dy, dx, in_at, in_c4);
+            let t3 = tap(o3, dy, dx, in_at, in_c4);
+            let t4 = tap(o4, dy, dx, in_at, in_c4);
+            let t5 = tap(o5, dy, dx, in_at, in_c4);
+            let t6 = tap(o6, dy, dx, in_at, in_c4);
+            let t7 = tap(o7, dy, dx, in_at, in_c4);
+            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
+            let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
+            for (var c4 = 0u; c4 < group_c4; c4++) {
+                let k = k0 + c4 * 4u;
+                let w0 = weight_block(k, col0, cols4, stride4);
+                let w1 = weight_block(k, col0 + 1u, cols4, stride4);
+                let w2 = weight_block(k, col0 + 2u, cols4, stride4);
+                let w3 = weight_block(k, col0 + 3u, cols4, stride4);
+                if all_inside {
+                    acc0 += tile(load(t0, c4), w0, w1, w2, w3);
+                    acc1 += tile(load(t1, c4), w0, w1, w2, w3);
+                    acc2 += tile(load(t2, c4), w0, w1, w2, w3);
+                    acc3 += tile(load(t3, c4), w0, w1, w2, w3);
+                    acc4 += tile(load(t4, c4), w0, w1, w2, w3);
+                    acc5 += tile(load(t5, c4), w0, w1, w2, w3);
+                    acc6 += tile(load(t6, c4), w0, w1, w2, w3);
+                    acc7 += tile(load(t7, c4), w0, w1, w2, w3);
+                } else {
+                    if t0 >= 0 { acc0 += tile(load(t0, c4), w0, w1, w2, w3); }
+                    if t1 >= 0 { acc1 += tile(load(t1, c4), w0, w1, w2, w3); }
+                    if t2 >= 0 { acc2 += tile(load(t2, c4), w0, w1, w2, w3); }
+                    if t3 >= 0 { acc3 += tile(load(t3, c4), w0, w1, w2, w3); }
+                    if t4 >= 0 { acc4 += tile(load(t4, c4), w0, w1, w2, w3); }
+                    if t5 >= 0 { acc5 += tile(load(t5, c4), w0, w1, w2, w3); }
+                    if t6 >= 0 { acc6 += tile(load(t6, c4), w0, w1, w2, w3); }
+                    if t7 >= 0 { acc7 += tile(load(t7, c4), w0, w1, w2, w3); }
+                }
+            }
+        }
+    }
+    let biases = bias_tile(col0);
+    store_tile(pixel0 + 0u, col0, acc0 + biases);
+    store_tile(pixel0 + 1u, col0, acc1 + biases);
+    store_tile(pixel0 + 2u, col0, acc2 + biases);
+    store_tile(pixel0 + 3u, col0, acc3 + biases);
+    store_tile(pixel0 + 4u, col0, acc4 + biases);
+    store_tile(pixel0 + 5u, col0, acc5 + biases);
+    store_tile(pixel0 + 6u, col0, acc6 + biases);
+    store_tile(pixel0 + 7u, col0, acc7 + biases);
+}
