@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_matches_reference, random4};
-use conv2d_wgpu::{Conv2dParams, GpuContext, GpuConv2d, Padding};
+use conv2d_wgpu::{Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding};
 
 #[test]
 fn alternating_two_shapes_builds_each_once() {
@@ -78,4 +78,39 @@ fn the_cache_is_bounded_and_evicts_the_least_recent_shape() {
     assert_eq!(conv.plans_built(), 6);
     let listed = format!("{conv:?}");
     assert!(listed.contains("cached_shapes"), "{listed}");
+}
+
+#[test]
+fn winograd_weights_are_transformed_in_new_where_the_heuristic_runs_winograd() {
+    let Some(_) = common::gpu() else { return };
+    let ctx = GpuContext::new().unwrap(); // its own, so other tests' work is not counted
+    let w = random4([3, 3, 32, 32], 4);
+    let p = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let before = ctx.stats();
+    let conv = GpuConv2d::new(&ctx, w.view(), None, p).unwrap();
+    let in_new = ctx.stats().submits - before.submits;
+    let input = [1, 12, 12, 32];
+    if conv.algorithm_for(input).unwrap() != Algorithm::Winograd {
+        // A GPU or SwiftShader: nothing transformed, nothing submitted.
+        assert_eq!(in_new, 0);
+        return;
+    }
+    assert!(
+        (1..=2).contains(&in_new),
+        "the weight transform (and its texture copy), in new: {in_new} submits"
+    );
+    let x = random4(input, 5);
+    let x_device = ctx.upload(x.view()).unwrap();
+    let before = ctx.stats();
+    conv.forward_tensor(&x_device).unwrap();
+    assert_eq!(
+        ctx.stats().submits - before.submits,
+        1,
+        "the first forward pass transforms nothing"
+    );
+    let y = conv.forward(x.view()).unwrap();
+    assert_matches_reference(&y, x.view(), w.view(), None, p, "Winograd");
 }

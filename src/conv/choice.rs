@@ -317,7 +317,7 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
     } else {
         Algorithm::Gemm
     };
-    let winograd_pays = !caps.gpu && !caps.narrow_tiles && g.in_c >= 32 && g.out_c >= 32;
+    let winograd_pays = winograd_pays(g.in_c, g.out_c, caps);
     // Per-group GEMMs pay when each group has a few input channels.
     let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
     [
@@ -331,6 +331,33 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
     .filter(|a| *a != Algorithm::ImplicitGemm || grouped_gemm_pays)
     .find(|a| unsupported(*a, g, facts, caps).is_none())
     .unwrap_or(Algorithm::Direct)
+}
+
+/// Whether the heuristic runs Winograd where it applies: CPU-like adapters
+/// other than SwiftShader, at least 32 channels in and out.
+fn winograd_pays(in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
+    !caps.gpu && !caps.narrow_tiles && in_c >= 32 && out_c >= 32
+}
+
+/// Whether the heuristic will run Winograd on this layer, stored in
+/// `weight_chunks` chunks (on inputs whose pieces fit the limits), so that
+/// `GpuConv2d::new` transforms its weights.
+pub(crate) fn winograd_by_default(
+    layer: &LayerShape,
+    weight_chunks: usize,
+    caps: DeviceCaps,
+) -> Result<bool> {
+    let (in_c, out_c) = (layer.in_channels()?, layer.out_channels());
+    Ok(winograd::applies(layer)
+        && weight_chunks == 1
+        && winograd::weight_elements(in_c, out_c.next_multiple_of(4)) <= caps.binding_f32s
+        && winograd_pays(in_c, out_c, caps))
+}
+
+/// Whether Winograd's products read the transformed weights from a texture.
+pub(crate) fn winograd_in_texture(in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
+    let texels = winograd::weight_elements(in_c, out_c.next_multiple_of(4)) / 4;
+    caps.weight_textures && texture_rows(texels) <= caps.texture_rows
 }
 
 /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
@@ -364,7 +391,7 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
-        Algorithm::Winograd if textures(winograd::weight_elements(g.in_c, out_c4 * 4) / 4) => {
+        Algorithm::Winograd if winograd_in_texture(g.in_c, g.out_c, caps) => {
             (*g, KernelKind::WinogradGemmTexture)
         }
         Algorithm::Winograd if caps.subgroups => (*g, KernelKind::WinogradGemmSubgroup),

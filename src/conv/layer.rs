@@ -14,7 +14,7 @@ use crate::conv::kernels::KernelKind;
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
 use crate::conv::tuning;
-use crate::conv::weights::LayerWeights;
+use crate::conv::weights::{LayerWeights, TextureSource};
 use crate::runtime::context::GpuContext;
 use crate::runtime::elements;
 use crate::runtime::limits::check_buffer;
@@ -75,6 +75,16 @@ impl GpuConv2d {
         // layer that constructs is a layer that runs.
         compile_baseline(ctx, &layer, DType::F32)?;
         let uploaded = LayerWeights::upload(ctx, &layer, weights, bias, DType::F32)?;
+        let caps = DeviceCaps::of(ctx);
+        if choice::winograd_by_default(&layer, uploaded.chunks.len(), caps)? {
+            // Transformed now, once (a submit, no wait), where the heuristic
+            // will run Winograd; else on first use, when forced or tuned.
+            let in_c = layer.in_channels()?;
+            uploaded.winograd(ctx, in_c)?;
+            if choice::winograd_in_texture(in_c, layer.out_channels(), caps) {
+                uploaded.texture(ctx, TextureSource::Winograd { in_c })?;
+            }
+        }
         Ok(GpuConv2d {
             ctx: ctx.clone(),
             layer,

@@ -40,7 +40,8 @@ pub(crate) struct LayerWeights {
     /// The element type of both.
     pub dtype: DType,
     /// Winograd's transform of the weights (`conv/winograd.rs`), f32, made
-    /// on the device by the first plan that runs Winograd.
+    /// on the device by `GpuConv2d::new` where the heuristic runs Winograd,
+    /// else by the first plan that does.
     winograd: Mutex<Option<wgpu::Buffer>>,
     /// Weights copied into textures for the kernels that read them from one,
     /// made by the first plan that needs each.

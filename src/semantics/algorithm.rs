@@ -33,7 +33,8 @@ pub enum Algorithm {
     /// Winograd F(2x2, 3x3) for 3x3 kernels with stride 1 and no dilation
     /// (any padding, `groups == 1`): the input cut into 4 x 4 tiles and
     /// transformed, 16 batched products with the weights transformed once
-    /// (2.25x fewer multiplications than the other kernels), and the output
+    /// (in `GpuConv2d::new` where the heuristic runs Winograd, else on first
+    /// use; 2.25x fewer multiplications than the other kernels), and the output
     /// transform with bias and activation; three dispatches through two f32
     /// scratch buffers of the layer's prepared shape. Like `TiledGemm` it
     /// multiplies the padding as zeros, and a non-finite input reaches every
