@@ -191,6 +191,20 @@ fn edge_table() -> Vec<Case> {
         32,
         params([2, 2], [1, 1], Padding::Same, 4, Linear),
     ));
+    // Grouped Winograd, one product per group: 8 input and 12 output
+    // channels per group (a partial column tile), and 20 of each.
+    cases.push(Case::new(
+        [1, 9, 11, 32],
+        [3, 3],
+        48,
+        params([1, 1], [1, 1], Padding::Valid, 4, Linear),
+    ));
+    cases.push(Case::new(
+        [2, 6, 5, 40],
+        [3, 3],
+        40,
+        params([1, 1], [1, 1], Padding::Same, 2, Linear),
+    ));
     // The workgroup-tiled GEMM with its edge checks compiled out (64-pixel,
     // 64-channel and 16-deep tiles divide the problem) and with them in.
     cases.push(Case::new([1, 8, 8, 16], [1, 1], 64, plain(Padding::Valid)));

@@ -31,23 +31,29 @@ fn tile(a: vec4<f32>, w: WeightTile) -> mat4x4<f32> {
     return mat4x4<f32>(w.w0 * a, w.w1 * a, w.w2 * a, w.w3 * a);
 }
 
-fn store(tile: u32, tiles: u32, base: u32, cout4: u32, col0: u32, acc: mat4x4<f32>) {
+// Column groups col0.. of `tile`'s row (cout4 wide) of M, those below cols4.
+fn store(tile: u32, tiles: u32, base: u32, cout4: u32, col0: u32, cols4: u32, acc: mat4x4<f32>) {
     if tile >= tiles {
         return;
     }
-    let at = base + tile * cout4;
+    let at = base + tile * cout4 + p.col_offset4;
     for (var j = 0u; j < IGEMM_COLUMNS4; j++) {
-        if col0 + j < cout4 {
+        if col0 + j < cols4 {
             products[at + col0 + j] = acc[j];
         }
     }
 }
 
 fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
+    // V rows hold all cin4 channel vec4; this dispatch's group reads k4 of
+    // them from in_c_offset, and U's and M's rows are cout4 wide, of which it
+    // computes cols4 from col_offset4 (grouped layers: one dispatch per group).
     let cin4 = (p.in_c + 3u) / 4u;
+    let k4 = (p.in_c_per_group + 3u) / 4u;
     let cout4 = p.w_stride / 4u;
+    let cols4 = (p.chunk_c + 3u) / 4u;
     let tiles = p.batch * ((p.out_h + 1u) / 2u) * ((p.out_w + 1u) / 2u);
-    let col_tiles = (cout4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
+    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
     let runs = (p.total + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
     let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
@@ -58,7 +64,7 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
     }
     let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * IGEMM_PIXELS;
     let last = tiles - 1u;
-    let a_base = xi * tiles * cin4;
+    let a_base = xi * tiles * cin4 + p.in_c_offset / 4u;
     let a0 = a_base + min(tile0 + 0u, last) * cin4;
     let a1 = a_base + min(tile0 + 1u, last) * cin4;
     let a2 = a_base + min(tile0 + 2u, last) * cin4;
@@ -67,8 +73,8 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
     let a5 = a_base + min(tile0 + 5u, last) * cin4;
     let a6 = a_base + min(tile0 + 6u, last) * cin4;
     let a7 = a_base + min(tile0 + 7u, last) * cin4;
-    // Weight rows of this xi: cin4 * 4 rows of cout4 vec4.
-    let w_base = xi * cin4 * 4u * cout4;
+    // Weight rows of this xi: k4 * 4 rows of cout4 vec4.
+    let w_base = xi * k4 * 4u * cout4;
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
     var acc2: mat4x4<f32>;
@@ -77,8 +83,8 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
     var acc5: mat4x4<f32>;
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
-    for (var c4 = 0u; c4 < cin4; c4++) {
-        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, lane);
+    for (var c4 = 0u; c4 < k4; c4++) {
+        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, cols4, lane);
         acc0 += tile(transformed[a0 + c4], w);
         acc1 += tile(transformed[a1 + c4], w);
         acc2 += tile(transformed[a2 + c4], w);
@@ -89,12 +95,12 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
         acc7 += tile(transformed[a7 + c4], w);
     }
     let out_base = xi * tiles * cout4;
-    store(tile0 + 0u, tiles, out_base, cout4, col0, acc0);
-    store(tile0 + 1u, tiles, out_base, cout4, col0, acc1);
-    store(tile0 + 2u, tiles, out_base, cout4, col0, acc2);
-    store(tile0 + 3u, tiles, out_base, cout4, col0, acc3);
-    store(tile0 + 4u, tiles, out_base, cout4, col0, acc4);
-    store(tile0 + 5u, tiles, out_base, cout4, col0, acc5);
-    store(tile0 + 6u, tiles, out_base, cout4, col0, acc6);
-    store(tile0 + 7u, tiles, out_base, cout4, col0, acc7);
+    store(tile0 + 0u, tiles, out_base, cout4, col0, cols4, acc0);
+    store(tile0 + 1u, tiles, out_base, cout4, col0, cols4, acc1);
+    store(tile0 + 2u, tiles, out_base, cout4, col0, cols4, acc2);
+    store(tile0 + 3u, tiles, out_base, cout4, col0, cols4, acc3);
+    store(tile0 + 4u, tiles, out_base, cout4, col0, cols4, acc4);
+    store(tile0 + 5u, tiles, out_base, cout4, col0, cols4, acc5);
+    store(tile0 + 6u, tiles, out_base, cout4, col0, cols4, acc6);
+    store(tile0 + 7u, tiles, out_base, cout4, col0, cols4, acc7);
 }

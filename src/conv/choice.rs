@@ -264,15 +264,19 @@ fn unsupported(
             Some("it needs groups == cin == cout with cin a multiple of 4")
         }
         Algorithm::Depthwise => None,
-        Algorithm::Winograd if !winograd::applies(facts.layer) => {
-            Some("it needs a 3x3 kernel with stride 1, no dilation and groups == 1")
-        }
+        Algorithm::Winograd if !winograd::applies(facts.layer) => Some(
+            "it needs a 3x3 kernel with stride 1, no dilation, and groups == 1 or \
+                 multiples of 4 input and output channels per group",
+        ),
         Algorithm::Winograd
             if weight_chunks > 1
-                || winograd::weight_elements(g.in_c, g.out_c.next_multiple_of(4))
+                || winograd::weight_elements(g.in_c_per_group(), g.out_c.next_multiple_of(4))
                     > caps.binding_f32s =>
         {
-            Some("its transformed weights (16 x cin x cout in f32) must fit one storage binding")
+            Some(
+                "its transformed weights (16 x cin / groups x cout in f32) must fit one \
+                 storage binding",
+            )
         }
         Algorithm::Winograd => {
             // f32 bounds the input and output of either element type.
@@ -296,10 +300,11 @@ fn unsupported(
 /// would not fill one workgroup (it measured faster there: the seed, B1, runs
 /// in half the time); else depthwise where it applies; else, on CPU-like
 /// adapters other than SwiftShader, Winograd for 3x3 stride-1 layers with at
-/// least 32 input and output channels (on llvmpipe, alternating with the
-/// implicit GEMM in one process: 1.6-1.9x on B2 and B5, 1.2-1.5x on B8's 32
-/// channels, where the transforms weigh more against the products they
-/// save); else, on GPUs, the
+/// least 32 input and output channels per group (on llvmpipe, alternating
+/// with the implicit GEMM in one process: 1.6-1.9x on B2 and B5, 1.2-1.5x on
+/// B8's 32 channels, where the transforms weigh more against the products
+/// they save; 1.4-1.7x with 2 or 4 groups of 32, 0.84-1.16x with groups of
+/// 16); else, on GPUs, the
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
@@ -317,7 +322,7 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
     } else {
         Algorithm::Gemm
     };
-    let winograd_pays = winograd_pays(g.in_c, g.out_c, caps);
+    let winograd_pays = winograd_pays(g.in_c_per_group(), g.out_c_per_group(), caps);
     // Per-group GEMMs pay when each group has a few input channels.
     let grouped_gemm_pays = g.groups == 1 || g.in_c_per_group() >= 4;
     [
@@ -334,9 +339,9 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
 }
 
 /// Whether the heuristic runs Winograd where it applies: CPU-like adapters
-/// other than SwiftShader, at least 32 channels in and out.
-fn winograd_pays(in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
-    !caps.gpu && !caps.narrow_tiles && in_c >= 32 && out_c >= 32
+/// other than SwiftShader, at least 32 channels in and out per group.
+fn winograd_pays(group_in_c: usize, group_out_c: usize, caps: DeviceCaps) -> bool {
+    !caps.gpu && !caps.narrow_tiles && group_in_c >= 32 && group_out_c >= 32
 }
 
 /// Whether the heuristic will run Winograd on this layer, stored in
@@ -347,16 +352,17 @@ pub(crate) fn winograd_by_default(
     weight_chunks: usize,
     caps: DeviceCaps,
 ) -> Result<bool> {
-    let (in_c, out_c) = (layer.in_channels()?, layer.out_channels());
+    let (group_in_c, out_c) = (layer.weights[2], layer.out_channels());
     Ok(winograd::applies(layer)
         && weight_chunks == 1
-        && winograd::weight_elements(in_c, out_c.next_multiple_of(4)) <= caps.binding_f32s
-        && winograd_pays(in_c, out_c, caps))
+        && winograd::weight_elements(group_in_c, out_c.next_multiple_of(4)) <= caps.binding_f32s
+        && winograd_pays(group_in_c, out_c / layer.params.groups, caps))
 }
 
-/// Whether Winograd's products read the transformed weights from a texture.
-pub(crate) fn winograd_in_texture(in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
-    let texels = winograd::weight_elements(in_c, out_c.next_multiple_of(4)) / 4;
+/// Whether Winograd's products read the transformed weights (of
+/// `group_in_c` input channels per group) from a texture.
+pub(crate) fn winograd_in_texture(group_in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
+    let texels = winograd::weight_elements(group_in_c, out_c.next_multiple_of(4)) / 4;
     caps.weight_textures && texture_rows(texels) <= caps.texture_rows
 }
 
@@ -391,7 +397,7 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         }
         Algorithm::Depthwise => (*g, KernelKind::DepthwiseVec4),
         Algorithm::TiledGemm => (gemm_view(g).unwrap_or(*g), KernelKind::IgemmTiled),
-        Algorithm::Winograd if winograd_in_texture(g.in_c, g.out_c, caps) => {
+        Algorithm::Winograd if winograd_in_texture(g.in_c_per_group(), g.out_c, caps) => {
             (*g, KernelKind::WinogradGemmTexture)
         }
         Algorithm::Winograd if caps.subgroups => (*g, KernelKind::WinogradGemmSubgroup),

@@ -210,14 +210,15 @@ fn winograd_dispatches(
     let (v_elements, m_elements) = winograd::scratch_elements(g, most_images, w_stride);
     // The products read the transformed weights (perhaps from a texture);
     // the transforms bind them too, as their layout has a weights buffer.
-    let transformed_weights = Weights::Transformed(weights.winograd(ctx, g.in_c)?);
+    let group_in_c = g.in_c_per_group();
+    let transformed_weights = Weights::Transformed(weights.winograd(ctx, group_in_c)?);
     let stage_weights = plan
         .choice
         .stages()
         .into_iter()
         .map(|kind| {
             Ok(if kind.weights_in_texture() {
-                Weights::Texture(weights.texture(ctx, TextureSource::Winograd { in_c: g.in_c })?)
+                Weights::Texture(weights.texture(ctx, TextureSource::Winograd { group_in_c })?)
             } else {
                 transformed_weights.clone()
             })
@@ -243,42 +244,51 @@ fn winograd_dispatches(
                 Operand::Tensor(output.clone()),
             ),
         ];
-        for (((pipeline, (workgroups, total)), (from, to)), stage_weights) in plan
+        // The transforms cover every channel; the products run once per
+        // group (its input channels of V, its columns of U and M).
+        let (cin_g, cout_g) = (g.in_c_per_group(), g.out_c_per_group());
+        let stages = plan
             .pipelines
             .iter()
             .zip(sizes)
             .zip(operands)
             .zip(&stage_weights)
-        {
+            .enumerate();
+        for (stage, (((pipeline, (workgroups, total)), (from, to)), stage_weights)) in stages {
             let grid = FoldedGrid::new(workgroups, limits.max_compute_workgroups_per_dimension)
                 .ok_or(Conv2dError::DispatchTooLarge {
                     output_shape: plan.output_shape,
                     outputs: (piece.images.len() * g.out_h * g.out_w * g.out_c) as u64,
                     max_per_dimension: limits.max_compute_workgroups_per_dimension,
                 })?;
-            let params = KernelParams {
-                total: total as u32,
-                row_stride: grid.x * WORKGROUP_SIZE,
-                in_base: base(&input, alignment, element_bytes),
-                out_base: base(&output, alignment, element_bytes),
-                w_stride: w_stride as u32,
-                chunk_c: g.out_c as u32,
-                ..piece_params(g, piece, leaky_slope)
-            };
-            let uniform = ctx.buffer_init(
-                "conv2d params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            )?;
-            dispatches.push(Dispatch {
-                pipeline: pipeline.clone(),
-                uniform,
-                grid,
-                input: from,
-                output: to,
-                weights: stage_weights.clone(),
-                element_bytes,
-            });
+            let groups = if stage == 1 { 0..g.groups } else { 0..1 };
+            for group in groups {
+                let params = KernelParams {
+                    total: total as u32,
+                    row_stride: grid.x * WORKGROUP_SIZE,
+                    in_base: base(&input, alignment, element_bytes),
+                    out_base: base(&output, alignment, element_bytes),
+                    w_stride: w_stride as u32,
+                    chunk_c: if stage == 1 { cout_g } else { g.out_c } as u32,
+                    in_c_offset: (group * cin_g) as u32,
+                    col_offset4: (group * cout_g / 4) as u32,
+                    ..piece_params(g, piece, leaky_slope)
+                };
+                let uniform = ctx.buffer_init(
+                    "conv2d params",
+                    bytemuck::bytes_of(&params),
+                    wgpu::BufferUsages::UNIFORM,
+                )?;
+                dispatches.push(Dispatch {
+                    pipeline: pipeline.clone(),
+                    uniform,
+                    grid,
+                    input: from.clone(),
+                    output: to.clone(),
+                    weights: stage_weights.clone(),
+                    element_bytes,
+                });
+            }
         }
     }
     Ok(dispatches)

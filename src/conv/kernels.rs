@@ -125,11 +125,11 @@ fn load_channels4(pixel: u32, c4: u32) -> vec4<f32> {
 /// The Winograd products' entry point and weight tile: each invocation loads
 /// the 16 weight vec4 of a step (after `WINOGRAD_WEIGHTS_BUFFER` or `_TEXTURE`).
 const WINOGRAD_GEMM_PLAIN: &str = "\
-fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
-    let c0 = min(col0, cout4 - 1u);
-    let c1 = min(col0 + 1u, cout4 - 1u);
-    let c2 = min(col0 + 2u, cout4 - 1u);
-    let c3 = min(col0 + 3u, cout4 - 1u);
+fn weight_tile(k: u32, cout4: u32, col0: u32, cols4: u32, lane: u32) -> WeightTile {
+    let c0 = p.col_offset4 + min(col0, cols4 - 1u);
+    let c1 = p.col_offset4 + min(col0 + 1u, cols4 - 1u);
+    let c2 = p.col_offset4 + min(col0 + 2u, cols4 - 1u);
+    let c3 = p.col_offset4 + min(col0 + 3u, cols4 - 1u);
     let r1 = k + cout4;
     let r2 = k + 2u * cout4;
     let r3 = k + 3u * cout4;
@@ -169,10 +169,10 @@ fn weight(i: u32) -> vec4<f32> {
 /// The same with subgroups of at least 8: each lane loads 2 of the 16 weight
 /// vec4 of a step and `subgroupBroadcast` hands them to the others.
 const WINOGRAD_GEMM_SUBGROUP: &str = "\
-fn weight_tile(k: u32, cout4: u32, col0: u32, lane: u32) -> WeightTile {
+fn weight_tile(k: u32, cout4: u32, col0: u32, cols4: u32, lane: u32) -> WeightTile {
     // Lane v holds rows v / 4 and 2 + v / 4 of column group v % 4.
     let v = lane % 8u;
-    let col = min(col0 + v % 4u, cout4 - 1u);
+    let col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);
     let mine0 = weight(k + (v / 4u) * cout4 + col);
     let mine1 = weight(k + (2u + v / 4u) * cout4 + col);
     return WeightTile(

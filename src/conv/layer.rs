@@ -79,10 +79,10 @@ impl GpuConv2d {
         if choice::winograd_by_default(&layer, uploaded.chunks.len(), caps)? {
             // Transformed now, once (a submit, no wait), where the heuristic
             // will run Winograd; else on first use, when forced or tuned.
-            let in_c = layer.in_channels()?;
-            uploaded.winograd(ctx, in_c)?;
-            if choice::winograd_in_texture(in_c, layer.out_channels(), caps) {
-                uploaded.texture(ctx, TextureSource::Winograd { in_c })?;
+            let group_in_c = layer.weights[2];
+            uploaded.winograd(ctx, group_in_c)?;
+            if choice::winograd_in_texture(group_in_c, layer.out_channels(), caps) {
+                uploaded.texture(ctx, TextureSource::Winograd { group_in_c })?;
             }
         }
         Ok(GpuConv2d {

@@ -52,9 +52,9 @@ pub(crate) struct LayerWeights {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TextureSource {
     Chunk(usize),
-    /// Winograd's transform, of a layer with this many input channels.
+    /// Winograd's transform, of a layer with this many input channels per group.
     Winograd {
-        in_c: usize,
+        group_in_c: usize,
     },
 }
 
@@ -147,8 +147,8 @@ impl LayerWeights {
     }
 
     /// Winograd's transform of the weights of a layer with `in_c` input
-    /// channels and one chunk: 16 matrices of `in_c` (padded to 4) rows of
-    /// `w_stride` f32 (`conv/winograd.rs`), computed on the device by
+    /// channels per group and one chunk: 16 matrices of `in_c` (padded to 4)
+    /// rows of `w_stride` f32 (`conv/winograd.rs`), computed on the device by
     /// `shaders/winograd/weights.wgsl` the first time it is asked for (one
     /// submit, no wait), then kept.
     pub fn winograd(&self, ctx: &GpuContext, in_c: usize) -> Result<wgpu::Buffer> {
@@ -243,8 +243,8 @@ impl LayerWeights {
                     8,
                 ),
             },
-            TextureSource::Winograd { in_c } => (
-                self.winograd(ctx, in_c)?,
+            TextureSource::Winograd { group_in_c } => (
+                self.winograd(ctx, group_in_c)?,
                 wgpu::TextureFormat::Rgba32Float,
                 16,
             ),

@@ -29,14 +29,19 @@ const G: [[f64; 3]; 4] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// The layers Winograd runs: 3x3 kernels, stride 1, no dilation, one group.
+/// The layers Winograd runs: 3x3 kernels, stride 1, no dilation, one group
+/// or groups of a multiple of 4 input and output channels (the products run
+/// once per group, on vec4-aligned slices of the transformed input, weights
+/// and products).
 pub(crate) fn applies(layer: &LayerShape) -> bool {
     let p = &layer.params;
+    let per_group_aligned = layer.weights[2].is_multiple_of(4)
+        && (layer.weights[3] / p.groups.max(1)).is_multiple_of(4);
     layer.weights[0] == 3
         && layer.weights[1] == 3
         && p.stride == [1, 1]
         && p.dilation == [1, 1]
-        && p.groups == 1
+        && (p.groups == 1 || per_group_aligned)
 }
 
 /// f32 elements of the transformed weights: 16 x cin (padded to 4) x `w_stride`.
@@ -112,7 +117,8 @@ pub(crate) fn images_per_piece(
     by_binding.min(by_dispatch).min(g.batch as u64) as usize
 }
 
-/// Workgroups and `p.total` of the three dispatches of `images` images.
+/// Workgroups and `p.total` of the three dispatches of `images` images (the
+/// products: of each group's dispatch).
 pub(crate) fn dispatch_sizes(g: &ConvGeometry, images: usize, w_stride: usize) -> [(u64, u64); 3] {
     let group = u64::from(WORKGROUP_SIZE);
     let tiles = tiles(g, images);
@@ -120,7 +126,8 @@ pub(crate) fn dispatch_sizes(g: &ConvGeometry, images: usize, w_stride: usize) -
     let out_c4 = (w_stride / 4) as u64;
     let input = tiles * in_c4;
     let runs = tiles.div_ceil(u64::from(IGEMM_PIXELS));
-    let col_tiles = out_c4.div_ceil(u64::from(IGEMM_COLUMNS4));
+    let group_out_c4 = g.out_c_per_group().div_ceil(4) as u64;
+    let col_tiles = group_out_c4.div_ceil(u64::from(IGEMM_COLUMNS4));
     let output = tiles * out_c4;
     [
         (input.div_ceil(group), input),

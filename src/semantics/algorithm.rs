@@ -31,7 +31,9 @@ pub enum Algorithm {
     /// the padding gives NaN where the CPU reference skips the tap.
     TiledGemm,
     /// Winograd F(2x2, 3x3) for 3x3 kernels with stride 1 and no dilation
-    /// (any padding, `groups == 1`): the input cut into 4 x 4 tiles and
+    /// (any padding; `groups == 1`, or groups of a multiple of 4 input and
+    /// output channels, one batched product per group): the input cut into
+    /// 4 x 4 tiles and
     /// transformed, 16 batched products with the weights transformed once
     /// (in `GpuConv2d::new` where the heuristic runs Winograd, else on first
     /// use; 2.25x fewer multiplications than the other kernels), and the output
