@@ -108,3 +108,43 @@ fn every_algorithm_fails_as_the_reference(
         assert_eq!(gpu.to_string(), reference.to_string(), "{algorithm:?}");
     }
 }
+
+/// `gpu_forward`: a dilated kernel as wide as the input (2x2 taps 2 apart on
+/// a 2x2 image, `same` padding after it) was run as a matrix product over the
+/// whole input, by `Gemm` and `TiledGemm`, as if its taps were next to each
+/// other: wrong numbers (e.g. 0.27 where the reference gives 0). Now the
+/// heuristic's algorithm and every forced one that accepts it match.
+#[test]
+fn a_dilated_kernel_as_wide_as_the_input_is_not_a_matrix_product() {
+    let Some(ctx) = common::gpu() else { return };
+    for stride in [[2, 2], [3, 2], [1, 1]] {
+        let params = Conv2dParams {
+            stride,
+            dilation: [2, 2],
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let w = random4([2, 2, 2, 1], 1);
+        let b = random1(1, 2);
+        let x = random4([1, 2, 2, 2], 3);
+        let heuristic = GpuConv2d::new(ctx, w.view(), Some(b.view()), params).unwrap();
+        let y = heuristic.forward(x.view()).unwrap();
+        assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), params, "heuristic");
+        for algorithm in Algorithm::ALL {
+            let Ok(conv) = GpuConv2d::new(ctx, w.view(), Some(b.view()), params)
+                .unwrap()
+                .with_algorithm(algorithm)
+            else {
+                continue;
+            };
+            match conv.forward(x.view()) {
+                Ok(y) => {
+                    let what = format!("{algorithm:?} stride {stride:?}");
+                    assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), params, &what);
+                }
+                Err(conv2d_wgpu::Conv2dError::UnsupportedAlgorithm { .. }) => {}
+                Err(e) => panic!("{algorithm:?}: {e}"),
+            }
+        }
+    }
+}

@@ -412,8 +412,9 @@ fn sliding_3x3(g: &ConvGeometry) -> bool {
 
 /// The convolution as a matrix product `[pixels, K] x [K, cout]`, when it is one:
 /// a 1x1 kernel with stride 1 and no padding (unchanged), or a kernel that
-/// covers the whole unpadded input, seen as a 1x1 convolution of an image of one
-/// pixel with `h * w * cin` channels (NHWC and HWIO flatten to the same order).
+/// covers the whole unpadded input with taps next to each other (no
+/// dilation), seen as a 1x1 convolution of an image of one pixel with
+/// `h * w * cin` channels (NHWC and HWIO flatten to the same order).
 fn gemm_view(g: &ConvGeometry) -> Option<ConvGeometry> {
     if g.groups != 1 || g.pad_top != 0 || g.pad_left != 0 {
         return None;
@@ -421,7 +422,14 @@ fn gemm_view(g: &ConvGeometry) -> Option<ConvGeometry> {
     if g.k_h == 1 && g.k_w == 1 && g.stride == [1, 1] {
         return Some(*g);
     }
-    let covers = g.k_h == g.in_h && g.k_w == g.in_w && g.out_h == 1 && g.out_w == 1;
+    // A dilated kernel as wide as the input reaches past it (found by the
+    // fuzzer: its taps were taken as the input's pixels, a wrong answer).
+    let covers = g.k_h == g.in_h
+        && g.k_w == g.in_w
+        && (g.k_h == 1 || g.dilation[0] == 1)
+        && (g.k_w == 1 || g.dilation[1] == 1)
+        && g.out_h == 1
+        && g.out_w == 1;
     covers.then_some(ConvGeometry {
         in_h: 1,
         in_w: 1,
