@@ -99,8 +99,8 @@ fn winograd_weights_are_transformed_in_new_where_the_heuristic_runs_winograd() {
         return;
     }
     assert!(
-        (1..=2).contains(&in_new),
-        "the weight transform (and its texture copy), in new: {in_new} submits"
+        in_new >= 1,
+        "the weight transform (and texture copies), in new: {in_new} submits"
     );
     let x = random4(input, 5);
     let x_device = ctx.upload(x.view()).unwrap();

@@ -7,8 +7,8 @@ mod common;
 use common::{assert_matches_reference, random1, random4};
 use conv2d_wgpu::wgpu::{self, BufferUsages};
 use conv2d_wgpu::{
-    conv2d_cpu, Activation, Conv2dError, Conv2dParams, GpuContext, GpuConv2d, GpuSequential,
-    GpuTensor, Padding,
+    conv2d_cpu, Activation, Algorithm, Conv2dError, Conv2dParams, GpuContext, GpuConv2d,
+    GpuSequential, GpuTensor, Padding,
 };
 use ndarray::Array4;
 
@@ -352,4 +352,50 @@ fn encode_records_split_pieces_too() {
     ctx.queue().submit([encoder.finish()]);
     let y = output.to_array().unwrap();
     assert_matches_reference(&y, x.view(), w.view(), Some(b.view()), p, "encode, split");
+}
+
+/// `encode` into the application's encoder submits nothing of its own, also
+/// for kernels that read copies of the weights (Winograd's transform, weights
+/// in a texture): `new` and `with_algorithm` make those (found by
+/// `examples/wgpu_app` on an application device without subgroups, where the
+/// texture copy used to be submitted by the first `encode`).
+#[test]
+fn encode_submits_nothing_even_for_kernels_reading_weight_copies() {
+    let Some(ctx) = common::gpu_with_limits(|_| {}) else {
+        return;
+    };
+    let p = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let w = random4([3, 3, 32, 32], 41);
+    let x = random4([1, 12, 12, 32], 42);
+    for textures in [true, false] {
+        conv2d_wgpu::introspect::use_weight_textures(&ctx, Some(textures));
+        let layers = [
+            GpuConv2d::new(&ctx, w.view(), None, p).unwrap(),
+            GpuConv2d::new(&ctx, w.view(), None, p)
+                .unwrap()
+                .with_algorithm(Algorithm::Winograd)
+                .unwrap(),
+            GpuConv2d::new(&ctx, w.view(), None, p)
+                .unwrap()
+                .with_algorithm(Algorithm::ImplicitGemm)
+                .unwrap(),
+        ];
+        let input = ctx.upload(x.view()).unwrap();
+        for conv in &layers {
+            let output = ctx
+                .zeros(conv.output_shape([1, 12, 12, 32]).unwrap())
+                .unwrap();
+            let before = ctx.stats().submits;
+            let mut encoder = ctx.device().create_command_encoder(&Default::default());
+            conv.encode(&mut encoder, &input, &output).unwrap();
+            assert_eq!(ctx.stats().submits, before, "textures {textures}");
+            ctx.queue().submit([encoder.finish()]);
+            let y = output.to_array().unwrap();
+            assert_matches_reference(&y, x.view(), w.view(), None, p, "encoded");
+        }
+    }
+    conv2d_wgpu::introspect::use_weight_textures(&ctx, None);
 }

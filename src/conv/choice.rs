@@ -359,6 +359,21 @@ pub(crate) fn winograd_by_default(
         && winograd_pays(group_in_c, out_c / layer.params.groups, caps))
 }
 
+/// Vec4 of a layer's weights, `rows` of them (kh x kw x cin / groups) of
+/// `out_c` channels padded to 4: at least any of its chunks holds.
+pub(crate) fn gemm_weight_texels(rows: usize, out_c: usize) -> u64 {
+    (rows * out_c.div_ceil(4)) as u64
+}
+
+/// Whether the vec4 register-tiled GEMMs read weights of `texels` vec4 from
+/// a texture (layers with `group_in_c` input channels per group).
+pub(crate) fn gemm_weights_in_texture(group_in_c: usize, texels: u64, caps: DeviceCaps) -> bool {
+    caps.weight_textures
+        && !caps.narrow_tiles
+        && group_in_c.is_multiple_of(4)
+        && texture_rows(texels) <= caps.texture_rows
+}
+
 /// Whether Winograd's products read the transformed weights (of
 /// `group_in_c` input channels per group) from a texture.
 pub(crate) fn winograd_in_texture(group_in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
@@ -369,12 +384,13 @@ pub(crate) fn winograd_in_texture(group_in_c: usize, out_c: usize, caps: DeviceC
 /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
 /// algorithm that supports `g`.
 fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeometry, KernelKind) {
-    // Whether the weights fit a texture: `texels` vec4 (at most; a chunk has fewer).
-    let textures = |texels: u64| caps.weight_textures && texture_rows(texels) <= caps.texture_rows;
-    let out_c4 = g.out_c.div_ceil(4);
     let igemm = |g: ConvGeometry| {
         let vec4 = g.in_c_per_group().is_multiple_of(4);
-        let in_texture = textures((g.k_h * g.k_w * g.in_c_per_group() * out_c4) as u64);
+        let in_texture = gemm_weights_in_texture(
+            g.in_c_per_group(),
+            gemm_weight_texels(g.k_h * g.k_w * g.in_c_per_group(), g.out_c),
+            caps,
+        );
         let kind = match (vec4, caps.narrow_tiles, caps.subgroups) {
             (true, true, _) => KernelKind::IgemmVec4Narrow,
             (false, true, _) => KernelKind::IgemmScalarNarrow,

@@ -75,17 +75,7 @@ impl GpuConv2d {
         // layer that constructs is a layer that runs.
         compile_baseline(ctx, &layer, DType::F32)?;
         let uploaded = LayerWeights::upload(ctx, &layer, weights, bias, DType::F32)?;
-        let caps = DeviceCaps::of(ctx);
-        if choice::winograd_by_default(&layer, uploaded.chunks.len(), caps)? {
-            // Transformed now, once (a submit, no wait), where the heuristic
-            // will run Winograd; else on first use, when forced or tuned.
-            let group_in_c = layer.weights[2];
-            uploaded.winograd(ctx, group_in_c)?;
-            if choice::winograd_in_texture(group_in_c, layer.out_channels(), caps) {
-                uploaded.texture(ctx, TextureSource::Winograd { group_in_c })?;
-            }
-        }
-        Ok(GpuConv2d {
+        let conv = GpuConv2d {
             ctx: ctx.clone(),
             layer,
             has_bias: bias.is_some(),
@@ -93,7 +83,39 @@ impl GpuConv2d {
             forced: None,
             precision: Precision::F32,
             cache: ShapeCache::default(),
-        })
+        };
+        conv.prepare_weights()?;
+        Ok(conv)
+    }
+
+    /// Makes now (submits, no wait) the weight copies the kernels this layer
+    /// may run read: Winograd's transform where the heuristic (or the forced
+    /// algorithm) runs Winograd, and the weights in textures where the
+    /// adapter reads them from textures. So forward passes, and `encode`
+    /// into an application's encoder, submit nothing of their own. (Under
+    /// `Tuning::Measure`, measuring makes what its candidates need.)
+    fn prepare_weights(&self) -> Result<()> {
+        let (ctx, layer, weights) = (&self.ctx, &self.layer, &self.weights);
+        let caps = DeviceCaps::of(ctx);
+        let winograd = match self.forced {
+            Some(forced) => forced == Algorithm::Winograd,
+            None => choice::winograd_by_default(layer, weights.chunks.len(), caps)?,
+        };
+        let group_in_c = layer.weights[2];
+        if winograd {
+            weights.winograd(ctx, group_in_c)?;
+            if choice::winograd_in_texture(group_in_c, layer.out_channels(), caps) {
+                weights.texture(ctx, TextureSource::Winograd { group_in_c })?;
+            }
+        }
+        let rows = layer.weights[..3].iter().product::<usize>();
+        let texels = choice::gemm_weight_texels(rows, layer.out_channels());
+        if choice::gemm_weights_in_texture(group_in_c, texels, caps) {
+            for i in 0..weights.chunks.len() {
+                weights.texture(ctx, TextureSource::Chunk(i))?;
+            }
+        }
+        Ok(())
     }
 
     /// The async form of [`GpuConv2d::new`], for the web: the same checks and
@@ -169,6 +191,7 @@ impl GpuConv2d {
         self.weights = self.weights.converted(&self.ctx, &self.layer, dtype)?;
         self.precision = precision;
         self.cache = ShapeCache::default();
+        self.prepare_weights()?;
         Ok(self)
     }
 
@@ -179,9 +202,9 @@ impl GpuConv2d {
 
     /// Device memory the layer's weights and bias take, in bytes (their
     /// buffers' sizes; output channels padded to a multiple of 4). Copies
-    /// some kernels make on first use are not counted: Winograd's
-    /// transformed weights (16/9 of the weights, f32), and on CPU adapters
-    /// without subgroups the weights copied into a texture.
+    /// some kernels read are not counted: Winograd's transformed weights
+    /// (16/9 of the weights, f32), and on CPU adapters without subgroups the
+    /// weights copied into a texture.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.device_bytes()
     }
@@ -557,6 +580,7 @@ impl GpuConv2d {
         choice::check_forcible(self.facts(), DeviceCaps::of(&self.ctx), algorithm)?;
         self.forced = Some(algorithm);
         self.cache = ShapeCache::default();
+        self.prepare_weights()?;
         Ok(self)
     }
 
