@@ -41,7 +41,7 @@ pub(crate) struct LayerWeights {
     pub dtype: DType,
     /// Winograd's transform of the weights (`conv/winograd.rs`), f32, made
     /// on the device by `GpuConv2d::new` where the heuristic runs Winograd,
-    /// else by the first plan that does.
+    /// or by `with_algorithm(Winograd)`, else by the first plan that does.
     winograd: Mutex<Option<wgpu::Buffer>>,
     /// Weights copied into textures for the kernels that read them from one,
     /// made by the first plan that needs each.

@@ -35,8 +35,8 @@ pub enum Algorithm {
     /// output channels, one batched product per group): the input cut into
     /// 4 x 4 tiles and
     /// transformed, 16 batched products with the weights transformed once
-    /// (in `GpuConv2d::new` where the heuristic runs Winograd, else on first
-    /// use; 2.25x fewer multiplications than the other kernels), and the output
+    /// (in `GpuConv2d::new` where the heuristic runs Winograd, or when it is
+    /// forced; 2.25x fewer multiplications than the other kernels), and the output
     /// transform with bias and activation; three dispatches through two f32
     /// scratch buffers of the layer's prepared shape. Like `TiledGemm` it
     /// multiplies the padding as zeros, and a non-finite input reaches every
