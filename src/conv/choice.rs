@@ -368,17 +368,19 @@ pub(crate) fn gemm_weight_texels(rows: usize, out_c: usize) -> u64 {
 /// Whether the vec4 register-tiled GEMMs read weights of `texels` vec4 from
 /// a texture (layers with `group_in_c` input channels per group).
 pub(crate) fn gemm_weights_in_texture(group_in_c: usize, texels: u64, caps: DeviceCaps) -> bool {
-    caps.weight_textures
-        && !caps.narrow_tiles
-        && group_in_c.is_multiple_of(4)
-        && texture_rows(texels) <= caps.texture_rows
+    !caps.narrow_tiles && group_in_c.is_multiple_of(4) && weights_in_texture(texels, caps)
+}
+
+/// Whether weights of `texels` vec4 are read from a texture, where a kernel can.
+fn weights_in_texture(texels: u64, caps: DeviceCaps) -> bool {
+    caps.weight_textures && texture_rows(texels) <= caps.texture_rows
 }
 
 /// Whether Winograd's products read the transformed weights (of
 /// `group_in_c` input channels per group) from a texture.
 pub(crate) fn winograd_in_texture(group_in_c: usize, out_c: usize, caps: DeviceCaps) -> bool {
     let texels = winograd::weight_elements(group_in_c, out_c.next_multiple_of(4)) / 4;
-    caps.weight_textures && texture_rows(texels) <= caps.texture_rows
+    weights_in_texture(texels, caps)
 }
 
 /// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an

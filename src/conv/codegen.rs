@@ -6,7 +6,7 @@
 //! A test regenerates them in memory and fails when a committed file differs;
 //! `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen` rewrites them instead.
 
-use super::kernels::{IGEMM_NARROW_PIXELS, IGEMM_PIXELS};
+use super::kernels::{texture_weight_wgsl, IGEMM_NARROW_PIXELS, IGEMM_PIXELS};
 
 const TEMPLATE: &str = include_str!("../../shaders/templates/conv2d_igemm.wgsl.in");
 
@@ -74,11 +74,9 @@ const TEXTURE_OVERRIDES: &[(&str, &str)] = &[
     ),
     (
         "weight_helpers",
-        "// Weight vec4 number i of the chunk.
-fn weight(i: u32) -> vec4<f32> {
-    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
-}
-
+        concat!(
+            texture_weight_wgsl!(),
+            "
 // The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
 fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
     let c = p.col_offset4 + min(col, cols4 - 1u);
@@ -89,7 +87,8 @@ fn weight_block(k: u32, col: u32, cols4: u32, stride4: u32) -> mat4x4<f32> {
         weight((k + 3u) * stride4 + c),
     );
 }
-",
+"
+        ),
     ),
 ];
 

@@ -48,6 +48,21 @@ pub(crate) const TILED_WORKGROUP: u32 = (TILED_M / TILED_THREAD_M) * (TILED_N / 
 /// Workgroup memory the tiled kernel declares (`a_tile` + `b_tile`).
 pub(crate) const TILED_WORKGROUP_BYTES: u32 = (TILED_M * TILED_K + TILED_K * TILED_N) * 4;
 
+/// WGSL `weight(i)`: vec4 number `i` of weights copied into a texture
+/// `WEIGHT_TEXTURE_WIDTH` texels wide (texel i at (i % width, i / width)),
+/// for every `*Texture` kernel (a literal, so that `concat!` can join it).
+macro_rules! texture_weight_wgsl {
+    () => {
+        "// Weight vec4 number i of the chunk.
+fn weight(i: u32) -> vec4<f32> {
+    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
+}
+"
+    };
+}
+#[cfg(test)] // for conv/codegen.rs, a test-only module
+pub(crate) use texture_weight_wgsl;
+
 /// The tile sizes above as WGSL constants, prepended to every kernel.
 pub(crate) fn tile_constants_wgsl() -> String {
     let constants = [
@@ -159,12 +174,10 @@ fn weight(i: u32) -> vec4<f32> {
 ";
 
 /// The same from a texture (rows of `WEIGHT_TEXTURE_WIDTH` texels).
-const WINOGRAD_WEIGHTS_TEXTURE: &str = "\
-@group(0) @binding(1) var weights: texture_2d<f32>;
-fn weight(i: u32) -> vec4<f32> {
-    return textureLoad(weights, vec2<u32>(i % WEIGHT_TEXTURE_WIDTH, i / WEIGHT_TEXTURE_WIDTH), 0);
-}
-";
+const WINOGRAD_WEIGHTS_TEXTURE: &str = concat!(
+    "@group(0) @binding(1) var weights: texture_2d<f32>;\n",
+    texture_weight_wgsl!()
+);
 
 /// The same with subgroups of at least 8: each lane loads 2 of the 16 weight
 /// vec4 of a step and `subgroupBroadcast` hands them to the others.
