@@ -210,6 +210,40 @@ fn edge_table() -> Vec<Case> {
     cases.push(Case::new([1, 8, 8, 16], [1, 1], 64, plain(Padding::Valid)));
     cases.push(Case::new([1, 8, 16, 16], [3, 3], 64, plain(Padding::Same)));
     cases.push(Case::new([2, 7, 9, 5], [3, 3], 70, plain(Padding::Same)));
+    // The implicit GEMM's space-to-depth view (strided, channels not a
+    // multiple of 4): B4's 7x7 stride 2 on odd sizes and two images, odd
+    // explicit padding (the view's rows shifted), 11x11 stride 4 (AlexNet's
+    // stem), 5x5 stride 2 on 2 channels, unequal strides with a ReLU.
+    cases.push(Case::new(
+        [2, 13, 11, 3],
+        [7, 7],
+        20,
+        params([2, 2], [1, 1], Padding::Same, 1, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 12, 13, 3],
+        [7, 7],
+        9,
+        params([2, 2], [1, 1], explicit(3, 1, 1, 4), 1, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 23, 27, 3],
+        [11, 11],
+        8,
+        params([4, 4], [1, 1], Padding::Valid, 1, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 9, 10, 2],
+        [5, 5],
+        6,
+        params([2, 2], [1, 1], Padding::Same, 1, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 10, 13, 1],
+        [3, 7],
+        5,
+        params([3, 4], [1, 1], explicit(2, 0, 3, 1), 1, Activation::Relu),
+    ));
     // GEMM views: 1x1 stride 1, and kernels covering the whole input.
     cases.push(Case::new([2, 5, 6, 8], [1, 1], 20, plain(Padding::Valid)));
     cases.push(Case::new([3, 4, 5, 3], [1, 1], 9, plain(Padding::Same)));

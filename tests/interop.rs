@@ -368,15 +368,28 @@ fn encode_submits_nothing_even_for_kernels_reading_weight_copies() {
         padding: Padding::Same,
         ..Default::default()
     };
-    let w = random4([3, 3, 32, 32], 41);
-    let x = random4([1, 12, 12, 32], 42);
-    for textures in [true, false] {
+    // A 3x3 layer (Winograd's transform), and a strided RGB stem (the
+    // implicit GEMM's space-to-depth weights).
+    let stem = Conv2dParams {
+        stride: [2, 2],
+        ..p
+    };
+    let cases = [
+        ([3, 3, 32, 32], [1, 12, 12, 32], p, Algorithm::Winograd),
+        ([7, 7, 3, 16], [1, 24, 20, 3], stem, Algorithm::ImplicitGemm),
+    ];
+    for (textures, (w_shape, x_shape, p, algorithm)) in [true, false]
+        .into_iter()
+        .flat_map(|t| cases.map(|c| (t, c)))
+    {
+        let w = random4(w_shape, 41);
+        let x = random4(x_shape, 42);
         conv2d_wgpu::introspect::use_weight_textures(&ctx, Some(textures));
         let layers = [
             GpuConv2d::new(&ctx, w.view(), None, p).unwrap(),
             GpuConv2d::new(&ctx, w.view(), None, p)
                 .unwrap()
-                .with_algorithm(Algorithm::Winograd)
+                .with_algorithm(algorithm)
                 .unwrap(),
             GpuConv2d::new(&ctx, w.view(), None, p)
                 .unwrap()
@@ -385,9 +398,7 @@ fn encode_submits_nothing_even_for_kernels_reading_weight_copies() {
         ];
         let input = ctx.upload(x.view()).unwrap();
         for conv in &layers {
-            let output = ctx
-                .zeros(conv.output_shape([1, 12, 12, 32]).unwrap())
-                .unwrap();
+            let output = ctx.zeros(conv.output_shape(x_shape).unwrap()).unwrap();
             let before = ctx.stats().submits;
             let mut encoder = ctx.device().create_command_encoder(&Default::default());
             conv.encode(&mut encoder, &input, &output).unwrap();

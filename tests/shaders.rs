@@ -55,7 +55,7 @@ fn every_specialisation_parses_and_validates() {
         dtypes.insert(format!("{}", spec.dtype));
     }
     assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
-    assert_eq!(kernels.len(), 18, "eighteen kernels: {kernels:?}");
+    assert_eq!(kernels.len(), 20, "twenty kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
 }
 

@@ -7,9 +7,10 @@
 
 use crate::conv::kernels::{
     KernelKind, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
-    WEIGHT_TEXTURE_WIDTH,
+    WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE,
 };
 use crate::conv::plan::{Budget, Piece};
+use crate::conv::space_to_depth::{self, SpaceToDepth};
 use crate::conv::weights::texture_rows;
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
@@ -124,8 +125,12 @@ pub(crate) struct Choice {
     pub algorithm: Algorithm,
     pub kernel: KernelKind,
     /// The geometry the kernel sees (a GEMM view for `Gemm` and `TiledGemm`
-    /// where one applies).
+    /// where one applies, the space-to-depth view where that runs).
     pub geometry: ConvGeometry,
+    /// Set where the kernel runs the layer's space-to-depth view (the
+    /// implicit GEMM on a strided layer with few channels), after packing
+    /// the input into it.
+    pub space_to_depth: Option<SpaceToDepth>,
 }
 
 /// The algorithm and kernel for `g`: the forced one when it supports `g`
@@ -141,11 +146,12 @@ pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> R
             _ => heuristic(g, caps, &facts),
         },
     };
-    let (geometry, kernel) = lower(algorithm, g, caps);
+    let (geometry, kernel, space_to_depth) = lower(algorithm, g, caps, facts.weight_chunks);
     Ok(Choice {
         algorithm,
         kernel,
         geometry,
+        space_to_depth,
     })
 }
 
@@ -207,6 +213,9 @@ impl Choice {
                     KernelKind::WinogradInputScalar
                 };
                 vec![input, self.kernel, KernelKind::WinogradOutput]
+            }
+            kernel if self.space_to_depth.is_some() => {
+                vec![KernelKind::SpaceToDepthInput, kernel]
             }
             kernel => vec![kernel],
         }
@@ -383,9 +392,14 @@ pub(crate) fn winograd_in_texture(group_in_c: usize, out_c: usize, caps: DeviceC
     weights_in_texture(texels, caps)
 }
 
-/// The geometry the kernel sees (GEMM reshapes) and the kernel that runs an
-/// algorithm that supports `g`.
-fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeometry, KernelKind) {
+/// The geometry the kernel sees (GEMM reshapes, the space-to-depth view)
+/// and the kernel that runs an algorithm that supports `g`.
+fn lower(
+    algorithm: Algorithm,
+    g: &ConvGeometry,
+    caps: DeviceCaps,
+    weight_chunks: usize,
+) -> (ConvGeometry, KernelKind, Option<SpaceToDepth>) {
     let igemm = |g: ConvGeometry| {
         let vec4 = g.in_c_per_group().is_multiple_of(4);
         let in_texture = gemm_weights_in_texture(
@@ -393,20 +407,27 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
             gemm_weight_texels(g.k_h * g.k_w * g.in_c_per_group(), g.out_c),
             caps,
         );
-        let kind = match (vec4, caps.narrow_tiles, caps.subgroups) {
+        match (vec4, caps.narrow_tiles, caps.subgroups) {
             (true, true, _) => KernelKind::IgemmVec4Narrow,
             (false, true, _) => KernelKind::IgemmScalarNarrow,
             (true, false, _) if in_texture => KernelKind::IgemmVec4Texture,
             (true, false, true) => KernelKind::IgemmSubgroup,
             (true, false, false) => KernelKind::IgemmVec4,
             (false, false, _) => KernelKind::IgemmScalar,
-        };
-        (g, kind)
+        }
     };
-    match algorithm {
+    let (geometry, kernel) = match algorithm {
         Algorithm::Direct => (*g, KernelKind::Direct),
-        Algorithm::ImplicitGemm => igemm(*g),
-        Algorithm::Gemm => igemm(gemm_view(g).expect("Gemm is chosen only where it applies")),
+        Algorithm::ImplicitGemm => {
+            if let Some((view, s2d)) = space_to_depth_view(g, caps, weight_chunks) {
+                return (view, igemm(view), Some(s2d));
+            }
+            (*g, igemm(*g))
+        }
+        Algorithm::Gemm => {
+            let view = gemm_view(g).expect("Gemm is chosen only where it applies");
+            (view, igemm(view))
+        }
         Algorithm::Depthwise if caps.narrow_tiles && sliding_3x3(g) => {
             (*g, KernelKind::DepthwiseBlock)
         }
@@ -420,7 +441,41 @@ fn lower(algorithm: Algorithm, g: &ConvGeometry, caps: DeviceCaps) -> (ConvGeome
         }
         Algorithm::Winograd if caps.subgroups => (*g, KernelKind::WinogradGemmSubgroup),
         Algorithm::Winograd => (*g, KernelKind::WinogradGemm),
+    };
+    (geometry, kernel, None)
+}
+
+/// The implicit GEMM's space-to-depth view of `g`, where it applies and the
+/// whole call fits one piece: the input, the packed input and the output
+/// each in one binding, the weights in one chunk, each dispatch in the grid
+/// (larger calls run the scalar kernel in pieces). On llvmpipe, B4 (7x7,
+/// stride 2, 3 channels) ran 1.8x (Vulkan) and 1.24x (GL) faster through
+/// the view (measured as a layer of 12 channels against the layer itself).
+fn space_to_depth_view(
+    g: &ConvGeometry,
+    caps: DeviceCaps,
+    weight_chunks: usize,
+) -> Option<(ConvGeometry, SpaceToDepth)> {
+    if !space_to_depth::applies_to(g) || weight_chunks != 1 {
+        return None;
     }
+    let (view, shifts) = space_to_depth::view(g);
+    let packed = space_to_depth::input_elements(&view);
+    let input = (g.batch * g.in_h * g.in_w * g.in_c) as u64;
+    let output = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
+    let size = KernelKind::IgemmVec4.dispatch(
+        g.batch as u64,
+        g.out_h as u64,
+        g.out_w as u64,
+        g.out_c as u64,
+        g.out_c.next_multiple_of(4) as u64,
+    );
+    let fits = [input, packed, output]
+        .iter()
+        .all(|&elements| elements <= caps.binding_f32s)
+        && packed.div_ceil(u64::from(WORKGROUP_SIZE)) <= caps.max_workgroups
+        && size.workgroups <= caps.max_workgroups;
+    fits.then_some((view, SpaceToDepth { layer: *g, shifts }))
 }
 
 /// A 3x3 kernel with stride 1 and no dilation: the depthwise block kernel's layers.
@@ -503,12 +558,56 @@ mod tests {
     }
 
     #[test]
+    fn strided_few_channel_layers_run_the_space_to_depth_view_when_it_fits() {
+        let stem = LayerShape::new(
+            [7, 7, 3, 64],
+            None,
+            Conv2dParams {
+                stride: [2, 2],
+                padding: Padding::Same,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let g = stem.geometry([1, 224, 224, 3]).unwrap();
+        let caps = DeviceCaps {
+            subgroups: true,
+            weight_textures: false,
+            ..cpu_without_subgroups(1 << 20)
+        };
+        let (view, kernel, s2d) = lower(Algorithm::ImplicitGemm, &g, caps, 1);
+        assert_eq!(kernel, KernelKind::IgemmSubgroup);
+        assert_eq!((view.in_h, view.in_w, view.in_c), (112, 112, 12));
+        assert_eq!((view.k_h, view.k_w, view.stride), (4, 4, [1, 1]));
+        assert_eq!(s2d.map(|s| s.layer), Some(g));
+        let choice = Choice {
+            algorithm: Algorithm::ImplicitGemm,
+            kernel,
+            geometry: view,
+            space_to_depth: s2d,
+        };
+        assert_eq!(
+            choice.stages(),
+            [KernelKind::SpaceToDepthInput, KernelKind::IgemmSubgroup]
+        );
+        // Weights in two chunks, or an output beyond one binding: the
+        // scalar kernel, in pieces.
+        let plain = (g, KernelKind::IgemmScalar, None);
+        assert_eq!(lower(Algorithm::ImplicitGemm, &g, caps, 2), plain);
+        let small = DeviceCaps {
+            binding_f32s: 224 * 224 * 4,
+            ..caps
+        };
+        assert_eq!(lower(Algorithm::ImplicitGemm, &g, small, 1), plain);
+    }
+
+    #[test]
     fn weights_go_to_a_texture_only_when_it_has_rows_enough() {
         // 3x3x64 -> 64: 576 rows of 16 vec4 = 9216 texels = 3 texture rows.
         let g = geometry([1, 16, 16, 64], 3, 64);
         let width = u64::from(WEIGHT_TEXTURE_WIDTH);
         assert_eq!(texture_rows(9216), 9216u64.div_ceil(width));
-        let kernel = |caps, algorithm| lower(algorithm, &g, caps).1;
+        let kernel = |caps, algorithm| lower(algorithm, &g, caps, 1).1;
         let roomy = cpu_without_subgroups(3);
         let cramped = cpu_without_subgroups(2);
         assert_eq!(
@@ -539,7 +638,7 @@ mod tests {
         // Scalar input has no texture variant.
         let scalar = geometry([1, 16, 16, 3], 3, 64);
         assert_eq!(
-            lower(Algorithm::ImplicitGemm, &scalar, roomy).1,
+            lower(Algorithm::ImplicitGemm, &scalar, roomy, 1).1,
             KernelKind::IgemmScalar
         );
     }

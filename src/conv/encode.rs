@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::conv::kernels::WORKGROUP_SIZE;
 use crate::conv::pipelines;
 use crate::conv::plan::{Piece, Plan};
+use crate::conv::space_to_depth::{self, SpaceToDepth};
 use crate::conv::uniform::KernelParams;
 use crate::conv::weights::{LayerWeights, TextureSource, WeightChunk};
 use crate::conv::winograd;
@@ -24,7 +25,8 @@ enum Operand {
     /// Elements of the forward pass's input (binding 0) or output (binding 3),
     /// of the layer's element type.
     Tensor(Range<u64>),
-    /// All of a scratch buffer of the prepared shape (Winograd's, f32).
+    /// All of a scratch buffer of the prepared shape (Winograd's, f32; the
+    /// packed input of the space-to-depth view, the layer's type).
     Scratch(wgpu::Buffer),
 }
 
@@ -32,7 +34,8 @@ enum Operand {
 #[derive(Clone)]
 enum Weights {
     Chunk(usize),
-    /// Winograd's transformed weights.
+    /// Weights derived from the chunk: Winograd's transform, or the
+    /// space-to-depth view's rearrangement.
     Transformed(wgpu::Buffer),
     /// Either, copied into a texture (`LayerWeights::texture`).
     Texture(wgpu::TextureView),
@@ -126,10 +129,20 @@ pub(crate) fn dispatches(
     let slices = channel_slices(plan, weights);
     let element_bytes = plan.dtype.size_bytes();
     let mut dispatches = Vec::new();
+    // The space-to-depth view reads the packed input, made by a first dispatch.
+    let packed = match &plan.choice.space_to_depth {
+        Some(s2d) => Some(pack_dispatch(ctx, plan, s2d, &mut dispatches)?),
+        None => None,
+    };
+    let pipeline = plan.pipelines.last().expect("a plan has a pipeline");
     for piece in &plan.pieces {
         let (input, output) = (piece.input_elements(g), piece.output_elements(g));
         let (in_base, out_base) = (
-            base(&input, alignment, element_bytes),
+            if packed.is_some() {
+                0
+            } else {
+                base(&input, alignment, element_bytes)
+            },
             base(&output, alignment, element_bytes),
         );
         for slice in &slices {
@@ -169,22 +182,98 @@ pub(crate) fn dispatches(
                 bytemuck::bytes_of(&params),
                 wgpu::BufferUsages::UNIFORM,
             )?;
+            let source = match &plan.choice.space_to_depth {
+                Some(s2d) => TextureSource::SpaceToDepth {
+                    kernel: [s2d.layer.k_h, s2d.layer.k_w, s2d.layer.in_c],
+                    stride: s2d.layer.stride,
+                },
+                None => TextureSource::Chunk(slice.chunk_index),
+            };
             dispatches.push(Dispatch {
-                pipeline: plan.pipelines[0].clone(),
+                pipeline: pipeline.clone(),
                 uniform,
                 grid,
-                input: Operand::Tensor(input.clone()),
+                input: match &packed {
+                    Some(buffer) => Operand::Scratch(buffer.clone()),
+                    None => Operand::Tensor(input.clone()),
+                },
                 output: Operand::Tensor(output.clone()),
-                weights: if kernel.weights_in_texture() {
-                    Weights::Texture(weights.texture(ctx, TextureSource::Chunk(slice.chunk_index))?)
-                } else {
-                    Weights::Chunk(slice.chunk_index)
+                weights: match source {
+                    _ if kernel.weights_in_texture() => {
+                        Weights::Texture(weights.texture(ctx, source)?)
+                    }
+                    TextureSource::SpaceToDepth { kernel, stride } => {
+                        Weights::Transformed(weights.space_to_depth(ctx, kernel, stride)?)
+                    }
+                    _ => Weights::Chunk(slice.chunk_index),
                 },
                 element_bytes,
             });
         }
     }
     Ok(dispatches)
+}
+
+/// The dispatch that packs the whole input into the space-to-depth view
+/// (`shaders/space_to_depth/input.wgsl`), pushed onto `dispatches`; returns
+/// the scratch buffer it writes (the layer's element type).
+fn pack_dispatch(
+    ctx: &GpuContext,
+    plan: &Plan,
+    s2d: &SpaceToDepth,
+    dispatches: &mut Vec<Dispatch>,
+) -> Result<wgpu::Buffer> {
+    let limits = ctx.limits();
+    let alignment = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
+    let (layer, view) = (&s2d.layer, &plan.choice.geometry);
+    let element_bytes = plan.dtype.size_bytes();
+    let total = space_to_depth::input_elements(view);
+    let grid = FoldedGrid::new(
+        total.div_ceil(u64::from(WORKGROUP_SIZE)),
+        limits.max_compute_workgroups_per_dimension,
+    )
+    .ok_or(Conv2dError::DispatchTooLarge {
+        output_shape: [view.batch, view.in_h, view.in_w, view.in_c],
+        outputs: total,
+        max_per_dimension: limits.max_compute_workgroups_per_dimension,
+    })?;
+    let input = 0..(layer.batch * layer.in_h * layer.in_w * layer.in_c) as u64;
+    let params = KernelParams {
+        batch: layer.batch as u32,
+        in_h: layer.in_h as u32,
+        in_w: layer.in_w as u32,
+        in_c: layer.in_c as u32,
+        out_h: view.in_h as u32,
+        out_w: view.in_w as u32,
+        out_c: view.in_c as u32,
+        stride_h: layer.stride[0] as u32,
+        stride_w: layer.stride[1] as u32,
+        pad_top: s2d.shifts[0] as i32,
+        pad_left: s2d.shifts[1] as i32,
+        in_base: base(&input, alignment, element_bytes),
+        total: total as u32,
+        row_stride: grid.x * WORKGROUP_SIZE,
+        ..KernelParams::default()
+    };
+    let uniform = ctx.buffer_init(
+        "conv2d params",
+        bytemuck::bytes_of(&params),
+        wgpu::BufferUsages::UNIFORM,
+    )?;
+    let packed = ctx.new_tensor_buffer(
+        "conv2d space-to-depth input",
+        (total * element_bytes).next_multiple_of(4),
+    );
+    dispatches.push(Dispatch {
+        pipeline: plan.pipelines[0].clone(),
+        uniform,
+        grid,
+        input: Operand::Tensor(input),
+        output: Operand::Scratch(packed.clone()),
+        weights: Weights::Chunk(0),
+        element_bytes,
+    });
+    Ok(packed)
 }
 
 /// Winograd's dispatches: per piece (a run of images), the input transform

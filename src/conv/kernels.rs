@@ -250,11 +250,15 @@ pub(crate) enum KernelKind {
     WinogradOutput,
     /// Winograd's weight transform, once per layer.
     WinogradWeights,
+    /// Space-to-depth: the input packed into the view (per call).
+    SpaceToDepthInput,
+    /// Space-to-depth: the weights rearranged for the view (once per layer).
+    SpaceToDepthWeights,
 }
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 18] = [
+    pub const ALL: [KernelKind; 20] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmVec4Texture,
@@ -273,6 +277,8 @@ impl KernelKind {
         KernelKind::WinogradGemmSubgroup,
         KernelKind::WinogradOutput,
         KernelKind::WinogradWeights,
+        KernelKind::SpaceToDepthInput,
+        KernelKind::SpaceToDepthWeights,
     ];
 
     fn file(self) -> (&'static str, &'static str) {
@@ -339,6 +345,14 @@ impl KernelKind {
                 "winograd/weights.wgsl",
                 include_str!("../../shaders/winograd/weights.wgsl"),
             ),
+            KernelKind::SpaceToDepthInput => (
+                "space_to_depth/input.wgsl",
+                include_str!("../../shaders/space_to_depth/input.wgsl"),
+            ),
+            KernelKind::SpaceToDepthWeights => (
+                "space_to_depth/weights.wgsl",
+                include_str!("../../shaders/space_to_depth/weights.wgsl"),
+            ),
         }
     }
 
@@ -350,7 +364,10 @@ impl KernelKind {
             KernelKind::WinogradInputScalar => WINOGRAD_INPUT_SCALAR,
             KernelKind::WinogradGemm | KernelKind::WinogradGemmTexture => WINOGRAD_GEMM_PLAIN,
             KernelKind::WinogradGemmSubgroup => WINOGRAD_GEMM_SUBGROUP,
-            KernelKind::WinogradOutput | KernelKind::WinogradWeights => "",
+            KernelKind::WinogradOutput
+            | KernelKind::WinogradWeights
+            | KernelKind::SpaceToDepthInput
+            | KernelKind::SpaceToDepthWeights => "",
             _ => COMMON_WGSL,
         }
     }
@@ -522,6 +539,10 @@ impl KernelKind {
             | KernelKind::WinogradOutput
             | KernelKind::WinogradWeights => {
                 unreachable!("Winograd's dispatches are sized by conv/winograd.rs")
+            }
+            // One element per invocation.
+            KernelKind::SpaceToDepthInput | KernelKind::SpaceToDepthWeights => {
+                unreachable!("space-to-depth's dispatches count elements (conv/encode.rs)")
             }
         };
         DispatchSize { workgroups, total }

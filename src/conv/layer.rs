@@ -13,6 +13,7 @@ use crate::conv::encode;
 use crate::conv::kernels::KernelKind;
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
+use crate::conv::space_to_depth;
 use crate::conv::tuning;
 use crate::conv::weights::{LayerWeights, TextureSource};
 use crate::runtime::context::GpuContext;
@@ -106,6 +107,26 @@ impl GpuConv2d {
             weights.winograd(ctx, group_in_c)?;
             if choice::winograd_in_texture(group_in_c, layer.out_channels(), caps) {
                 weights.texture(ctx, TextureSource::Winograd { group_in_c })?;
+            }
+        }
+        // The implicit GEMM's space-to-depth view: where the heuristic runs
+        // the implicit GEMM (CPU-like adapters) or it is forced.
+        let implicit_gemm = match self.forced {
+            Some(forced) => forced == Algorithm::ImplicitGemm,
+            None => !caps.gpu,
+        };
+        if implicit_gemm && space_to_depth::applies(layer) && weights.chunks.len() == 1 {
+            let [k_h, k_w, in_c, out_c] = layer.weights;
+            let stride = layer.params.stride;
+            weights.space_to_depth(ctx, [k_h, k_w, in_c], stride)?;
+            let view = space_to_depth::weight_shape(layer.weights, stride);
+            let texels = choice::gemm_weight_texels(view[..3].iter().product(), out_c);
+            if choice::gemm_weights_in_texture(view[2], texels, caps) {
+                let source = TextureSource::SpaceToDepth {
+                    kernel: [k_h, k_w, in_c],
+                    stride,
+                };
+                weights.texture(ctx, source)?;
             }
         }
         let rows = layer.weights[..3].iter().product::<usize>();

@@ -14,6 +14,7 @@ pub(crate) mod npy;
 pub(crate) mod pipelines;
 pub(crate) mod plan;
 pub(crate) mod sequential;
+pub(crate) mod space_to_depth;
 pub(crate) mod tuning;
 pub(crate) mod uniform;
 pub(crate) mod weights;

@@ -55,6 +55,14 @@ impl Plan {
         let widest = chunk_widths.iter().copied().max().unwrap_or(1);
         let pieces = if choice.algorithm == Algorithm::Winograd {
             winograd_pieces(&choice.geometry, widest, &budget)
+        } else if choice.space_to_depth.is_some() {
+            // One piece: the choice checked that the call fits it.
+            let g = &choice.geometry;
+            vec![Piece {
+                images: 0..g.batch,
+                out_rows: 0..g.out_h,
+                in_rows: 0..g.in_h,
+            }]
         } else {
             pieces(&choice.geometry, widest, &budget)?
         };

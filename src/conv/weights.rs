@@ -13,6 +13,7 @@ use ndarray::{ArrayView1, ArrayView4};
 use crate::conv::kernels::{KernelKind, WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE};
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::{self, Budget};
+use crate::conv::space_to_depth;
 use crate::conv::uniform::KernelParams;
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
@@ -43,6 +44,9 @@ pub(crate) struct LayerWeights {
     /// on the device by `GpuConv2d::new` where the heuristic runs Winograd,
     /// or by `with_algorithm(Winograd)`, else by the first plan that does.
     winograd: Mutex<Option<wgpu::Buffer>>,
+    /// The weights rearranged for the space-to-depth view
+    /// (`conv/space_to_depth.rs`), made like `winograd`.
+    space_to_depth: Mutex<Option<wgpu::Buffer>>,
     /// Weights copied into textures for the kernels that read them from one,
     /// made by the first plan that needs each.
     textures: Mutex<HashMap<TextureSource, wgpu::TextureView>>,
@@ -55,6 +59,11 @@ pub(crate) enum TextureSource {
     /// Winograd's transform, of a layer with this many input channels per group.
     Winograd {
         group_in_c: usize,
+    },
+    /// The space-to-depth view's weights (`LayerWeights::space_to_depth`).
+    SpaceToDepth {
+        kernel: [usize; 3],
+        stride: [usize; 2],
     },
 }
 
@@ -100,6 +109,7 @@ impl LayerWeights {
                 bias,
                 dtype,
                 winograd: Mutex::default(),
+                space_to_depth: Mutex::default(),
                 textures: Mutex::default(),
             })
         })
@@ -137,6 +147,7 @@ impl LayerWeights {
             bias: convert(&self.bias, layer.out_channels())?,
             dtype,
             winograd: Mutex::default(),
+            space_to_depth: Mutex::default(),
             textures: Mutex::default(),
         })
     }
@@ -156,11 +167,88 @@ impl LayerWeights {
         if let Some(buffer) = slot.as_ref() {
             return Ok(buffer.clone());
         }
+        let w_stride = self.chunks[0].w_stride;
+        let params = KernelParams {
+            in_c: in_c as u32,
+            w_stride: w_stride as u32,
+            ..KernelParams::default()
+        };
+        let buffer = self.derive(
+            ctx,
+            KernelKind::WinogradWeights,
+            params,
+            (in_c * w_stride / 4) as u64,
+            winograd::weight_elements(in_c, w_stride) * 4,
+            [3, 3, in_c, w_stride],
+        )?;
+        *slot = Some(buffer.clone());
+        Ok(buffer)
+    }
+
+    /// The weights of a layer with kernel `(k_h, k_w, cin)` and `stride`
+    /// rearranged for its space-to-depth view (`conv/space_to_depth.rs`):
+    /// `(kh', kw', cin', w_stride)` in the weights' element type, computed on
+    /// the device by `shaders/space_to_depth/weights.wgsl` the first time it
+    /// is asked for (one submit, no wait), then kept. One chunk only.
+    pub fn space_to_depth(
+        &self,
+        ctx: &GpuContext,
+        kernel: [usize; 3],
+        stride: [usize; 2],
+    ) -> Result<wgpu::Buffer> {
+        let mut slot = self
+            .space_to_depth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(buffer) = slot.as_ref() {
+            return Ok(buffer.clone());
+        }
+        let w_stride = self.chunks[0].w_stride;
+        let [k_h, k_w, in_c] = kernel;
+        let [view_h, view_w, view_c, _] =
+            space_to_depth::weight_shape([k_h, k_w, in_c, w_stride], stride);
+        let params = KernelParams {
+            k_h: k_h as u32,
+            k_w: k_w as u32,
+            in_c: in_c as u32,
+            out_h: view_h as u32,
+            out_w: view_w as u32,
+            out_c: view_c as u32,
+            stride_h: stride[0] as u32,
+            stride_w: stride[1] as u32,
+            w_stride: w_stride as u32,
+            ..KernelParams::default()
+        };
+        let elements = (view_h * view_w * view_c * w_stride) as u64;
+        let buffer = self.derive(
+            ctx,
+            KernelKind::SpaceToDepthWeights,
+            params,
+            elements,
+            (elements * self.dtype.size_bytes()).next_multiple_of(4),
+            [view_h, view_w, view_c, w_stride],
+        )?;
+        *slot = Some(buffer.clone());
+        Ok(buffer)
+    }
+
+    /// A new buffer of `bytes` computed from the first chunk by one dispatch
+    /// of `kind` (`total` invocations with work, `params` completed with
+    /// them), submitted without waiting. `shape` names the result in errors.
+    fn derive(
+        &self,
+        ctx: &GpuContext,
+        kind: KernelKind,
+        params: KernelParams,
+        total: u64,
+        bytes: u64,
+        shape: [usize; 4],
+    ) -> Result<wgpu::Buffer> {
         let chunk = &self.chunks[0];
         let pipeline = pipelines::pipeline(
             ctx,
             PipelineKey {
-                kind: KernelKind::WinogradWeights,
+                kind,
                 dtype: self.dtype,
                 activation: 0,
                 check_bounds: true,
@@ -168,39 +256,40 @@ impl LayerWeights {
         )?;
         let layout = pipelines::bind_group_layout(ctx, false)?;
         let limits = ctx.limits();
-        let total = (in_c * chunk.w_stride / 4) as u64;
         let grid = FoldedGrid::new(
             total.div_ceil(u64::from(WORKGROUP_SIZE)),
             limits.max_compute_workgroups_per_dimension,
         )
         .ok_or(Conv2dError::DispatchTooLarge {
-            output_shape: [3, 3, in_c, chunk.w_stride],
+            output_shape: shape,
             outputs: total,
             max_per_dimension: limits.max_compute_workgroups_per_dimension,
         })?;
         let params = KernelParams {
-            in_c: in_c as u32,
-            w_stride: chunk.w_stride as u32,
             total: total as u32,
             row_stride: grid.x * WORKGROUP_SIZE,
-            ..KernelParams::default()
+            ..params
         };
-        let bytes = winograd::weight_elements(in_c, chunk.w_stride) * 4;
-        let buffer = ctx.capture("transforming weights for Winograd", || {
-            let transformed = ctx.new_tensor_buffer("conv2d winograd weights", bytes);
+        let label = kind.name();
+        let what = match kind {
+            KernelKind::WinogradWeights => "transforming weights for Winograd",
+            _ => "rearranging weights for space-to-depth",
+        };
+        ctx.capture(what, || {
+            let derived = ctx.new_tensor_buffer(label, bytes);
             let uniform = ctx.buffer_init(
                 "conv2d params",
                 bytemuck::bytes_of(&params),
                 wgpu::BufferUsages::UNIFORM,
             )?;
             let bind_group = ctx.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("conv2d winograd weights"),
+                label: Some(label),
                 layout: &layout,
                 entries: &[
                     whole(0, &chunk.buffer),
                     whole(1, &chunk.buffer),
                     whole(2, &self.bias),
-                    whole(3, &transformed),
+                    whole(3, &derived),
                     whole(4, &uniform),
                 ],
             });
@@ -212,10 +301,8 @@ impl LayerWeights {
                 pass.dispatch_workgroups(grid.x, grid.y, 1);
             }
             ctx.submit(encoder.finish());
-            Ok(transformed)
-        })?;
-        *slot = Some(buffer.clone());
-        Ok(buffer)
+            Ok(derived)
+        })
     }
 
     /// The weights of `source` copied into a texture (the `*Texture`
@@ -230,19 +317,17 @@ impl LayerWeights {
         if let Some(view) = textures.get(&source) {
             return Ok(view.clone());
         }
+        let (format, texel_bytes) = match self.dtype {
+            DType::F32 => (wgpu::TextureFormat::Rgba32Float, 16),
+            DType::F16 => (wgpu::TextureFormat::Rgba16Float, 8),
+        };
         let (buffer, format, texel_bytes) = match source {
-            TextureSource::Chunk(i) => match self.dtype {
-                DType::F32 => (
-                    self.chunks[i].buffer.clone(),
-                    wgpu::TextureFormat::Rgba32Float,
-                    16,
-                ),
-                DType::F16 => (
-                    self.chunks[i].buffer.clone(),
-                    wgpu::TextureFormat::Rgba16Float,
-                    8,
-                ),
-            },
+            TextureSource::Chunk(i) => (self.chunks[i].buffer.clone(), format, texel_bytes),
+            TextureSource::SpaceToDepth { kernel, stride } => (
+                self.space_to_depth(ctx, kernel, stride)?,
+                format,
+                texel_bytes,
+            ),
             TextureSource::Winograd { group_in_c } => (
                 self.winograd(ctx, group_in_c)?,
                 wgpu::TextureFormat::Rgba32Float,
