@@ -182,6 +182,7 @@ pub(crate) fn dispatches(
                 bytemuck::bytes_of(&params),
                 wgpu::BufferUsages::UNIFORM,
             )?;
+            // The weights the kernel reads, and where a texture of them comes from.
             let source = match &plan.choice.space_to_depth {
                 Some(s2d) => TextureSource::SpaceToDepth {
                     kernel: [s2d.layer.k_h, s2d.layer.k_w, s2d.layer.in_c],
@@ -198,14 +199,12 @@ pub(crate) fn dispatches(
                     None => Operand::Tensor(input.clone()),
                 },
                 output: Operand::Tensor(output.clone()),
-                weights: match source {
-                    _ if kernel.weights_in_texture() => {
-                        Weights::Texture(weights.texture(ctx, source)?)
-                    }
-                    TextureSource::SpaceToDepth { kernel, stride } => {
-                        Weights::Transformed(weights.space_to_depth(ctx, kernel, stride)?)
-                    }
-                    _ => Weights::Chunk(slice.chunk_index),
+                weights: if kernel.weights_in_texture() {
+                    Weights::Texture(weights.texture(ctx, source)?)
+                } else if let TextureSource::SpaceToDepth { kernel, stride } = source {
+                    Weights::Transformed(weights.space_to_depth(ctx, kernel, stride)?)
+                } else {
+                    Weights::Chunk(slice.chunk_index)
                 },
                 element_bytes,
             });

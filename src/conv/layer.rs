@@ -224,8 +224,9 @@ impl GpuConv2d {
     /// Device memory the layer's weights and bias take, in bytes (their
     /// buffers' sizes; output channels padded to a multiple of 4). Copies
     /// some kernels read are not counted: Winograd's transformed weights
-    /// (16/9 of the weights, f32), and on CPU adapters without subgroups the
-    /// weights copied into a texture.
+    /// (16/9 of the weights, f32), the space-to-depth view's rearranged
+    /// weights (strided layers with few channels: at most 1.5x the weights),
+    /// and on CPU adapters without subgroups the weights copied into a texture.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.device_bytes()
     }
