@@ -53,12 +53,16 @@ fn fits(
     groups: usize,
 ) -> bool {
     let ([k_h, k_w], [s_h, s_w]) = (kernel, stride);
-    let waste = (k_h.next_multiple_of(s_h) * k_w.next_multiple_of(s_w)) as f64 / (k_h * k_w) as f64;
+    // In f64 and checked: any size may come here (the fuzzer's regression
+    // inputs have strides near usize::MAX).
+    let blocks = |k: usize, s: usize| k.div_ceil(s) as f64 * s as f64;
+    let waste = blocks(k_h, s_h) * blocks(k_w, s_w) / (k_h as f64 * k_w as f64);
+    let view_c = in_c.checked_mul(s_h).and_then(|c| c.checked_mul(s_w));
     groups == 1
         && dilation == [1, 1]
         && stride != [1, 1]
         && !in_c.is_multiple_of(4)
-        && (in_c * s_h * s_w).is_multiple_of(4)
+        && view_c.is_some_and(|c| c.is_multiple_of(4))
         && waste <= MAX_WASTE
 }
 
@@ -131,6 +135,7 @@ mod tests {
         assert!(!applies(&layer(7, 4, [2, 2]))); // vec4 already
         assert!(!applies(&layer(7, 3, [1, 1]))); // no blocks
         assert!(!applies(&layer(7, 3, [2, 1]))); // 6 channels, not a multiple of 4
+        assert!(!applies(&layer(7, 3, [usize::MAX, 2]))); // no overflow either
     }
 
     #[test]
