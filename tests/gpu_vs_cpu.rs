@@ -259,6 +259,21 @@ fn edge_table() -> Vec<Case> {
             params([1, stride], [1, dilation], Padding::Same, 8, Linear),
         ));
     }
+    // The row kernel's sliding 3-wide rows, which CPU adapters otherwise
+    // leave to the block and subgroup kernels at 3x3 stride 1: a row stride
+    // of 2, and 5 rows of 3 taps.
+    cases.push(Case::new(
+        [2, 7, 9, 8],
+        [3, 3],
+        8,
+        params([2, 1], [1, 1], Padding::Same, 8, Linear),
+    ));
+    cases.push(Case::new(
+        [1, 8, 7, 12],
+        [5, 3],
+        12,
+        params([1, 1], [1, 1], Padding::Same, 12, Linear),
+    ));
     // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks, the subgroup
     // kernel's strips of 6 columns x 16 rows): heights and widths that fill
     // whole blocks and strips and that leave part of one, several images, rows
