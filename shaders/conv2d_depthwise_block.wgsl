@@ -1,7 +1,8 @@
 // Depthwise 3x3 convolution with stride 1 and no dilation (groups == cin ==
-// cout, cin % 4 == 0), the variant for SwiftShader; conv2d_depthwise_vec4.wgsl
-// runs the other depthwise layers, and this one elsewhere (one row of 8 pixels
-// measured faster on llvmpipe). Each invocation computes a block of
+// cout, cin % 4 == 0), for SwiftShader and CPU adapters without 8-lane
+// subgroups (llvmpipe on GL: 1.5-2.2x the row kernel on B6);
+// conv2d_depthwise_vec4.wgsl runs the other depthwise layers, and this one on
+// GPUs. Each invocation computes a block of
 // DEPTHWISE_BLOCK_ROWS x DEPTHWISE_BLOCK_PIXELS (4 x 4) output pixels of one
 // image for 4 channels (a vec4); the channel group comes from the workgroup
 // id, so the weights are the same across a workgroup. SwiftShader gathers

@@ -33,8 +33,8 @@ pub(crate) struct DeviceCaps {
     /// SwiftShader's variants: the register-tiled GEMMs in their narrow
     /// variants (its shader compiler takes minutes on the wide unroll, and
     /// they do not branch), and 3x3 depthwise in 4 x 4 pixel blocks (its
-    /// loads gather lane by lane, so reuse from registers pays more than on
-    /// llvmpipe).
+    /// loads gather lane by lane, so reuse from registers pays; llvmpipe
+    /// without 8-lane subgroups runs the blocks too).
     pub narrow_tiles: bool,
     /// Read weights through textures in the kernels that can (`*Texture`):
     /// on CPU adapters without subgroups (llvmpipe on GL), where a texel load

@@ -228,7 +228,7 @@ pub(crate) enum KernelKind {
     DepthwiseVec4,
     /// Depthwise 3x3, stride 1, no dilation: 4 channels x a block of
     /// `DEPTHWISE_BLOCK_ROWS` x `DEPTHWISE_BLOCK_PIXELS` pixels per invocation
-    /// (SwiftShader), cin % 4 == 0.
+    /// (SwiftShader, and CPU adapters without 8-lane subgroups), cin % 4 == 0.
     DepthwiseBlock,
     /// Depthwise 3x3, stride 1, no dilation, on subgroups of exactly
     /// `DEPTHWISE_LANES`: a lane per input column, neighbours shuffled in,
