@@ -9,8 +9,8 @@
 //! zeros outside the input), a kernel of `ceil(k / s)` taps (tap `b`, phase
 //! `d` is the layer's tap `s b + d`, zero past `k`), stride 1 and `q` rows of
 //! padding before. Output `oy` reads view rows `oy - q ..`, which are layer
-//! rows `s oy - pad ..`: the same products, in the same order within a
-//! kernel row, plus products with zero weights.
+//! rows `s oy - pad ..`: the layer's products, summed in another order, plus
+//! products with zero weights.
 //!
 //! Per call, one dispatch packs the input into a scratch tensor of the view
 //! (`shaders/space_to_depth/input.wgsl`); the weights are rearranged once per
@@ -45,6 +45,7 @@ pub(crate) fn applies_to(g: &ConvGeometry) -> bool {
     fits([g.k_h, g.k_w], g.in_c, g.stride, g.dilation, g.groups)
 }
 
+/// The conditions of [`applies`], on the numbers both forms know.
 fn fits(
     kernel: [usize; 2],
     in_c: usize,
