@@ -368,15 +368,12 @@ pub(crate) fn winograd_by_default(
         && winograd_pays(group_in_c, out_c / layer.params.groups, caps))
 }
 
-/// Vec4 of a layer's weights, `rows` of them (kh x kw x cin / groups) of
-/// `out_c` channels padded to 4: at least any of its chunks holds.
-pub(crate) fn gemm_weight_texels(rows: usize, out_c: usize) -> u64 {
-    (rows * out_c.div_ceil(4)) as u64
-}
-
-/// Whether the vec4 register-tiled GEMMs read weights of `texels` vec4 from
-/// a texture (layers with `group_in_c` input channels per group).
-pub(crate) fn gemm_weights_in_texture(group_in_c: usize, texels: u64, caps: DeviceCaps) -> bool {
+/// Whether the vec4 register-tiled GEMMs read weights of shape `(kh, kw,
+/// cin / groups, cout)` from a texture: their vec4 (`cout` padded to 4, at
+/// least any chunk holds) must fit the texture rows the device allows.
+pub(crate) fn gemm_weights_in_texture(weights: [usize; 4], caps: DeviceCaps) -> bool {
+    let [k_h, k_w, group_in_c, out_c] = weights;
+    let texels = (k_h * k_w * group_in_c * out_c.div_ceil(4)) as u64;
     !caps.narrow_tiles && group_in_c.is_multiple_of(4) && weights_in_texture(texels, caps)
 }
 
@@ -402,11 +399,7 @@ fn lower(
 ) -> (ConvGeometry, KernelKind, Option<SpaceToDepth>) {
     let igemm = |g: ConvGeometry| {
         let vec4 = g.in_c_per_group().is_multiple_of(4);
-        let in_texture = gemm_weights_in_texture(
-            g.in_c_per_group(),
-            gemm_weight_texels(g.k_h * g.k_w * g.in_c_per_group(), g.out_c),
-            caps,
-        );
+        let in_texture = gemm_weights_in_texture([g.k_h, g.k_w, g.in_c_per_group(), g.out_c], caps);
         match (vec4, caps.narrow_tiles, caps.subgroups) {
             (true, true, _) => KernelKind::IgemmVec4Narrow,
             (false, true, _) => KernelKind::IgemmScalarNarrow,
@@ -419,8 +412,11 @@ fn lower(
     let (geometry, kernel) = match algorithm {
         Algorithm::Direct => (*g, KernelKind::Direct),
         Algorithm::ImplicitGemm => {
-            if let Some((view, s2d)) = space_to_depth_view(g, caps, weight_chunks) {
-                return (view, igemm(view), Some(s2d));
+            if let Some((view, s2d)) = space_to_depth_view(g, weight_chunks) {
+                let kernel = igemm(view);
+                if fits_one_piece(g, &view, kernel, caps) {
+                    return (view, kernel, Some(s2d));
+                }
             }
             (*g, igemm(*g))
         }
@@ -448,37 +444,46 @@ fn lower(
     (geometry, kernel, None)
 }
 
-/// The implicit GEMM's space-to-depth view of `g`, where it applies and the
-/// whole call fits one piece: the input, the packed input and the output
-/// each in one binding, the weights in one chunk, each dispatch in the grid
-/// (larger calls run the scalar kernel in pieces). On llvmpipe, B4 (7x7,
-/// stride 2, 3 channels) ran 1.8x (Vulkan) and 1.24x (GL) faster through
-/// the view (measured as a layer of 12 channels against the layer itself).
+/// The implicit GEMM's space-to-depth view of `g`, where it applies with
+/// the weights in one chunk. On llvmpipe, B4 (7x7, stride 2, 3 channels) ran
+/// 1.8x (Vulkan) and 1.24x (GL) faster through the view (measured as a
+/// layer of 12 channels against the layer itself).
 fn space_to_depth_view(
     g: &ConvGeometry,
-    caps: DeviceCaps,
     weight_chunks: usize,
 ) -> Option<(ConvGeometry, SpaceToDepth)> {
     if !space_to_depth::applies_to(g) || weight_chunks != 1 {
         return None;
     }
     let (view, shifts) = space_to_depth::view(g);
-    let packed = space_to_depth::input_elements(&view);
+    Some((view, SpaceToDepth { layer: *g, shifts }))
+}
+
+/// Whether the call through `view` (of layer geometry `g`) fits one piece,
+/// as the view runs: the input, the packed input and the output each in one
+/// binding, the packing and `kernel`'s dispatch in the grid (larger calls
+/// run the scalar kernel in pieces).
+fn fits_one_piece(
+    g: &ConvGeometry,
+    view: &ConvGeometry,
+    kernel: KernelKind,
+    caps: DeviceCaps,
+) -> bool {
+    let packed = space_to_depth::input_elements(view);
     let input = (g.batch * g.in_h * g.in_w * g.in_c) as u64;
     let output = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
-    let size = KernelKind::IgemmVec4.dispatch(
+    let size = kernel.dispatch(
         g.batch as u64,
         g.out_h as u64,
         g.out_w as u64,
         g.out_c as u64,
         g.out_c.next_multiple_of(4) as u64,
     );
-    let fits = [input, packed, output]
+    [input, packed, output]
         .iter()
         .all(|&elements| elements <= caps.binding_f32s)
         && packed.div_ceil(u64::from(WORKGROUP_SIZE)) <= caps.max_workgroups
-        && size.workgroups <= caps.max_workgroups;
-    fits.then_some((view, SpaceToDepth { layer: *g, shifts }))
+        && size.workgroups <= caps.max_workgroups
 }
 
 /// A 3x3 kernel with stride 1 and no dilation: the depthwise block kernel's layers.

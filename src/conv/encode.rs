@@ -177,11 +177,7 @@ pub(crate) fn dispatches(
                 col_offset4: (column_offset / 4) as u32,
                 ..piece_params(g, piece, leaky_slope)
             };
-            let uniform = ctx.buffer_init(
-                "conv2d params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            )?;
+            let uniform = params.upload(ctx)?;
             // The weights the kernel reads, and where a texture of them comes from.
             let source = match &plan.choice.space_to_depth {
                 Some(s2d) => TextureSource::SpaceToDepth {
@@ -254,11 +250,7 @@ fn pack_dispatch(
         row_stride: grid.x * WORKGROUP_SIZE,
         ..KernelParams::default()
     };
-    let uniform = ctx.buffer_init(
-        "conv2d params",
-        bytemuck::bytes_of(&params),
-        wgpu::BufferUsages::UNIFORM,
-    )?;
+    let uniform = params.upload(ctx)?;
     let packed = ctx.new_tensor_buffer(
         "conv2d space-to-depth input",
         (total * element_bytes).next_multiple_of(4),
@@ -362,11 +354,7 @@ fn winograd_dispatches(
                     col_offset4: (group * cout_g / 4) as u32,
                     ..piece_params(g, piece, leaky_slope)
                 };
-                let uniform = ctx.buffer_init(
-                    "conv2d params",
-                    bytemuck::bytes_of(&params),
-                    wgpu::BufferUsages::UNIFORM,
-                )?;
+                let uniform = params.upload(ctx)?;
                 dispatches.push(Dispatch {
                     pipeline: pipeline.clone(),
                     uniform,

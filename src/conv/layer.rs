@@ -116,12 +116,11 @@ impl GpuConv2d {
             None => !caps.gpu,
         };
         if implicit_gemm && space_to_depth::applies(layer) && weights.chunks.len() == 1 {
-            let [k_h, k_w, in_c, out_c] = layer.weights;
+            let [k_h, k_w, in_c, _] = layer.weights;
             let stride = layer.params.stride;
             weights.space_to_depth(ctx, [k_h, k_w, in_c], stride)?;
             let view = space_to_depth::weight_shape(layer.weights, stride);
-            let texels = choice::gemm_weight_texels(view[..3].iter().product(), out_c);
-            if choice::gemm_weights_in_texture(view[2], texels, caps) {
+            if choice::gemm_weights_in_texture(view, caps) {
                 let source = TextureSource::SpaceToDepth {
                     kernel: [k_h, k_w, in_c],
                     stride,
@@ -129,9 +128,7 @@ impl GpuConv2d {
                 weights.texture(ctx, source)?;
             }
         }
-        let rows = layer.weights[..3].iter().product::<usize>();
-        let texels = choice::gemm_weight_texels(rows, layer.out_channels());
-        if choice::gemm_weights_in_texture(group_in_c, texels, caps) {
+        if choice::gemm_weights_in_texture(layer.weights, caps) {
             for i in 0..weights.chunks.len() {
                 weights.texture(ctx, TextureSource::Chunk(i))?;
             }

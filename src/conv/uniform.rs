@@ -1,5 +1,8 @@
 //! The kernels' uniform block: the Rust twin of `Params` in `shaders/params.wgsl`.
 
+use crate::runtime::context::GpuContext;
+use crate::semantics::error::Result;
+
 /// The kernels' uniform block; field order matches `Params` in
 /// `shaders/params.wgsl` (a test checks sizes and offsets with naga's
 /// layouter), padded to a multiple of 16 bytes.
@@ -34,6 +37,17 @@ pub(crate) struct KernelParams {
     pub in_c_offset: u32,
     pub col_offset4: u32,
     pub _pad0: u32,
+}
+
+impl KernelParams {
+    /// The block in a new uniform buffer, for one dispatch.
+    pub fn upload(&self, ctx: &GpuContext) -> Result<wgpu::Buffer> {
+        ctx.buffer_init(
+            "conv2d params",
+            bytemuck::bytes_of(self),
+            wgpu::BufferUsages::UNIFORM,
+        )
+    }
 }
 
 /// `KernelParams`' size and the offset of each field, named as in WGSL.

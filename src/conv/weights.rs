@@ -277,11 +277,7 @@ impl LayerWeights {
         };
         ctx.capture(what, || {
             let derived = ctx.new_tensor_buffer(label, bytes);
-            let uniform = ctx.buffer_init(
-                "conv2d params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            )?;
+            let uniform = params.upload(ctx)?;
             let bind_group = ctx.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(label),
                 layout: &layout,
