@@ -16,7 +16,7 @@
 // load per pixel, and 4 weight loads for the tile.
 // Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, origin, tap, store_tile).
+// activate, coords, next_origin, tap, store_tile).
 
 @group(0) @binding(0) var<storage, read> input: array<elem>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -67,14 +67,16 @@ fn main(
     let pixel0 = pixel_tile * IGEMM_PIXELS;
     let in_at = p.in_base + p.in_c_offset;
 
-    let o0 = origin(pixel0 + 0u);
-    let o1 = origin(pixel0 + 1u);
-    let o2 = origin(pixel0 + 2u);
-    let o3 = origin(pixel0 + 3u);
-    let o4 = origin(pixel0 + 4u);
-    let o5 = origin(pixel0 + 5u);
-    let o6 = origin(pixel0 + 6u);
-    let o7 = origin(pixel0 + 7u);
+    // The tile's pixels one after another: one division for all of them.
+    var at_pixel = coords(pixel0);
+    let o0 = next_origin(&at_pixel);
+    let o1 = next_origin(&at_pixel);
+    let o2 = next_origin(&at_pixel);
+    let o3 = next_origin(&at_pixel);
+    let o4 = next_origin(&at_pixel);
+    let o5 = next_origin(&at_pixel);
+    let o6 = next_origin(&at_pixel);
+    let o7 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;

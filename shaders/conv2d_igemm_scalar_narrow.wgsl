@@ -16,7 +16,7 @@
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, origin, inside_or, bias_tile, store_tile).
+// activate, coords, next_origin, inside_or, bias_tile, store_tile).
 
 @group(0) @binding(0) var<storage, read> input: array<elem>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -74,10 +74,11 @@ fn main(
     let run = p.k_w * p.in_c_per_group;
     let dw = i32(p.dilation_w);
 
-    let o0 = origin(pixel0 + 0u);
-    let o1 = origin(pixel0 + 1u);
-    let o2 = origin(pixel0 + 2u);
-    let o3 = origin(pixel0 + 3u);
+    var at_pixel = coords(pixel0);
+    let o0 = next_origin(&at_pixel);
+    let o1 = next_origin(&at_pixel);
+    let o2 = next_origin(&at_pixel);
+    let o3 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;

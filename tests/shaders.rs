@@ -26,6 +26,7 @@ fn every_specialisation_parses_and_validates() {
     let mut kernels = std::collections::BTreeSet::new();
     let mut bounds_values = std::collections::BTreeSet::new();
     let mut dtypes = std::collections::BTreeSet::new();
+    let mut vec4_stores = std::collections::BTreeSet::new();
     for spec in &specialisations {
         let name = spec.name;
         let source = &spec.source;
@@ -53,10 +54,18 @@ fn every_specialisation_parses_and_validates() {
             .unwrap_or_else(|e| panic!("{name} with {:?}: {e:?}", spec.constants));
         kernels.insert(name);
         dtypes.insert(format!("{}", spec.dtype));
+        if spec.vec4_stores {
+            vec4_stores.insert(name);
+        }
     }
     assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
     assert_eq!(kernels.len(), 20, "twenty kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
+    assert_eq!(
+        vec4_stores.len(),
+        6,
+        "the six register-tiled GEMMs also store vec4: {vec4_stores:?}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! before any input is known (by `GpuConv2d::with_algorithm`).
 
 use crate::conv::kernels::{
-    KernelKind, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
+    KernelKind, Stores, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
     WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE,
 };
 use crate::conv::plan::{Budget, Piece};
@@ -218,6 +218,23 @@ impl Choice {
                 vec![KernelKind::SpaceToDepthInput, kernel]
             }
             kernel => vec![kernel],
+        }
+    }
+
+    /// How a register-tiled GEMM stores its outputs: one vec4 per 4 channels
+    /// where every dispatch's channels start and end on a multiple of 4 (the
+    /// output's channels, each group's, each weight chunk's), else one at a
+    /// time. Pieces start on whole pixels, so their output offsets follow.
+    pub fn stores(&self, chunk_widths: &[usize]) -> Stores {
+        let g = &self.geometry;
+        let aligned = self.kernel.is_register_gemm()
+            && g.out_c.is_multiple_of(4)
+            && g.out_c_per_group().is_multiple_of(4)
+            && chunk_widths.iter().all(|w| w.is_multiple_of(4));
+        if aligned {
+            Stores::Vec4
+        } else {
+            Stores::Scalar
         }
     }
 
@@ -645,6 +662,47 @@ mod tests {
         assert_eq!(
             lower(Algorithm::Depthwise, &g, gl, 1).1,
             KernelKind::DepthwiseVec4
+        );
+    }
+
+    #[test]
+    fn gemms_store_vec4_only_where_every_dispatch_is_aligned_to_4_channels() {
+        let choice = |g: ConvGeometry, algorithm| {
+            let (geometry, kernel, _) = lower(algorithm, &g, cpu_without_subgroups(1 << 20), 1);
+            Choice {
+                algorithm,
+                kernel,
+                geometry,
+                space_to_depth: None,
+            }
+        };
+        let aligned = choice(geometry([1, 8, 8, 8], 3, 32), Algorithm::ImplicitGemm);
+        assert_eq!(aligned.stores(&[32]), Stores::Vec4);
+        assert_eq!(aligned.stores(&[16, 16]), Stores::Vec4);
+        // A chunk of 6 channels would start the next at channel 6.
+        assert_eq!(aligned.stores(&[6, 26]), Stores::Scalar);
+        let odd = choice(geometry([1, 8, 8, 8], 3, 30), Algorithm::ImplicitGemm);
+        assert_eq!(odd.stores(&[30]), Stores::Scalar);
+        // Groups of 6 output channels: each group's dispatch starts at 6 g.
+        let grouped = LayerShape::new(
+            [3, 3, 4, 12],
+            None,
+            Conv2dParams {
+                groups: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .geometry([1, 8, 8, 8])
+        .unwrap();
+        assert_eq!(
+            choice(grouped, Algorithm::ImplicitGemm).stores(&[12]),
+            Stores::Scalar
+        );
+        // Kernels other than the register-tiled GEMMs store as they always do.
+        assert_eq!(
+            choice(geometry([1, 8, 8, 8], 3, 32), Algorithm::Direct).stores(&[32]),
+            Stores::Scalar
         );
     }
 

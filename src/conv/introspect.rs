@@ -2,7 +2,7 @@
 //! `tests/shaders.rs` validates exactly that: every kernel's source and every
 //! specialisation of its override constants, and the uniform block's layout.
 
-use crate::conv::kernels::KernelKind;
+use crate::conv::kernels::{KernelKind, Stores};
 use crate::conv::uniform;
 use crate::semantics::precision::DType;
 
@@ -20,10 +20,14 @@ pub struct ShaderSpecialisation {
     pub constants: Vec<(&'static str, f64)>,
     /// Whether it needs subgroup operations.
     pub subgroups: bool,
+    /// Whether it stores its outputs as vec4 (a register-tiled GEMM's
+    /// flavour for channel counts that are multiples of 4).
+    pub vec4_stores: bool,
 }
 
-/// Every kernel for both element types with every activation, and both
-/// `CHECK_BOUNDS` values where the kernel has that override.
+/// Every kernel for both element types with every activation, both
+/// `CHECK_BOUNDS` values where the kernel has that override, and both store
+/// flavours of the register-tiled GEMMs.
 pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
     let mut all = Vec::new();
     for kind in KernelKind::ALL {
@@ -34,13 +38,16 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
         for dtype in [DType::F32, DType::F16] {
             for activation in 0..7 {
                 for &check in check_bounds {
-                    all.push(ShaderSpecialisation {
-                        name: kind.name(),
-                        source: kind.source(dtype),
-                        dtype,
-                        constants: kind.constants(activation, check),
-                        subgroups: kind.uses_subgroups(),
-                    });
+                    for &stores in kind.store_flavours() {
+                        all.push(ShaderSpecialisation {
+                            name: kind.name(),
+                            source: kind.source(dtype, stores),
+                            dtype,
+                            constants: kind.constants(activation, check),
+                            subgroups: kind.uses_subgroups(),
+                            vec4_stores: stores == Stores::Vec4,
+                        });
+                    }
                 }
             }
         }

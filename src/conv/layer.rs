@@ -10,7 +10,7 @@ use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut4, AsArray, Ix4};
 use crate::conv::cache::{HostBuffers, Prepared, ShapeCache};
 use crate::conv::choice::{self, DeviceCaps, LayerFacts};
 use crate::conv::encode;
-use crate::conv::kernels::KernelKind;
+use crate::conv::kernels::{KernelKind, Stores};
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::Plan;
 use crate::conv::space_to_depth;
@@ -773,6 +773,7 @@ fn compile_baseline(ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Resul
             dtype,
             activation: layer.params.activation.shader_code(),
             check_bounds: true,
+            stores: Stores::Scalar,
         },
     )
     .map(drop)

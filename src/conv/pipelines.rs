@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::conv::kernels::{KernelKind, TILED_WORKGROUP_BYTES};
+use crate::conv::kernels::{KernelKind, Stores, TILED_WORKGROUP_BYTES};
 use crate::runtime::context::GpuContext;
 use crate::runtime::scope;
 use crate::semantics::error::{Conv2dError, Result};
@@ -21,6 +21,8 @@ pub(crate) struct PipelineKey {
     pub activation: u32,
     /// The tiled kernel's `CHECK_BOUNDS` (false when its tiles divide the problem).
     pub check_bounds: bool,
+    /// How the register-tiled GEMMs store (the other kernels take `Scalar`).
+    pub stores: Stores,
 }
 
 /// Pipelines built so far on one device (a context extension); never rebuilt per call.
@@ -108,7 +110,7 @@ pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::C
     let pipeline = scope::capture(device, "compiling a conv2d pipeline", || {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(key.kind.source(key.dtype).into()),
+            source: wgpu::ShaderSource::Wgsl(key.kind.source(key.dtype, key.stores).into()),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(name),

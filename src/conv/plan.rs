@@ -67,6 +67,7 @@ impl Plan {
             pieces(&choice.geometry, widest, &budget)?
         };
         let check_bounds = choice.check_bounds(&pieces, chunk_widths);
+        let stores = choice.stores(chunk_widths);
         let pipelines = choice
             .stages()
             .into_iter()
@@ -78,6 +79,7 @@ impl Plan {
                         dtype: facts.dtype,
                         activation: facts.layer.params.activation.shader_code(),
                         check_bounds,
+                        stores,
                     },
                 )
             })

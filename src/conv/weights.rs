@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use ndarray::{ArrayView1, ArrayView4};
 
-use crate::conv::kernels::{KernelKind, WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE};
+use crate::conv::kernels::{KernelKind, Stores, WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE};
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::plan::{self, Budget};
 use crate::conv::space_to_depth;
@@ -252,6 +252,7 @@ impl LayerWeights {
                 dtype: self.dtype,
                 activation: 0,
                 check_bounds: true,
+                stores: Stores::Scalar,
             },
         )?;
         let layout = pipelines::bind_group_layout(ctx, false)?;
