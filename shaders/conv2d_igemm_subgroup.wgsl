@@ -2,8 +2,9 @@
 // edit those, then run `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen`.
 //
 // M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
-// computes IGEMM_PIXELS consecutive output pixels x 16 output channels
-// (IGEMM_COLUMNS4 vec4 column groups), with no workgroup memory: on CPU-like
+// computes IGEMM_SUBGROUP_PIXELS consecutive output pixels x 16 output channels
+// (IGEMM_COLUMNS4 vec4 column groups; the subgroup variant twice that),
+// with no workgroup memory: on CPU-like
 // adapters (llvmpipe) every load is expensive and the caches give the reuse,
 // so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
 // channels per pixel) so that it stays in registers. Kernel taps whose pixels
@@ -13,11 +14,13 @@
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: vec4 input with subgroups of at least 8 invocations (wgpu's
-// Features::SUBGROUP). Every invocation of a workgroup needs the same 16
-// weight vec4 per step, so each invocation of a subgroup loads 2 of them and
-// subgroupBroadcast hands them to the others: 10 loads per step instead of
-// 24. Subgroup operations need uniform control flow: no early return, and
-// every invocation runs the loops (tiles past the end store nothing).
+// Features::SUBGROUP), IGEMM_SUBGROUP_PIXELS pixels x 32 channels (acc and
+// acc_high per pixel). Every invocation of a workgroup needs the same 32
+// weight vec4 per step, so each invocation of a subgroup loads 4 of them and
+// subgroupBroadcast hands them to the others: 8 loads per step for 128 vec4
+// FMAs (8 pixels x 16 channels took 10). Subgroup operations need uniform
+// control flow: no early return, and every invocation runs the loops (tiles
+// past the end store nothing).
 // Storage is elem / elem4 (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants and common.wgsl (Params,
 // activate, coords, next_origin, tap, store_tile).
@@ -50,19 +53,18 @@ fn main(
 ) {
     let stride4 = p.w_stride / 4u;
     let cols4 = (p.chunk_c + 3u) / 4u;
-    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
+    let col_tiles = (cols4 + IGEMM_SUBGROUP_COLUMNS4 - 1u) / IGEMM_SUBGROUP_COLUMNS4;
     let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
-    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
+    let col0 = (group_index % col_tiles) * IGEMM_SUBGROUP_COLUMNS4;
     let pixel_tile = (group_index / col_tiles) * WORKGROUP_SIZE + local;
     // Tiles past the end repeat the last pixels (origin clamps) and store nothing.
-    let pixel0 = pixel_tile * IGEMM_PIXELS;
+    let pixel0 = pixel_tile * IGEMM_SUBGROUP_PIXELS;
     let in_c4 = p.in_c / 4u;
     let group_c4 = p.in_c_per_group / 4u;
     let in_at = p.in_base / 4u + p.in_c_offset / 4u;
-    // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
-    // i.e. row v / 4 (and 2 more), column group v % 4.
+    // This lane's column group of the 8 in a step's 4 weight rows.
     let v = lane % 8u;
-    let mine_col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);
+    let mine_col = p.col_offset4 + min(col0 + v, cols4 - 1u);
 
     // The tile's pixels one after another: one division for all of them.
     var at_pixel = coords(pixel0);
@@ -70,19 +72,15 @@ fn main(
     let o1 = next_origin(&at_pixel);
     let o2 = next_origin(&at_pixel);
     let o3 = next_origin(&at_pixel);
-    let o4 = next_origin(&at_pixel);
-    let o5 = next_origin(&at_pixel);
-    let o6 = next_origin(&at_pixel);
-    let o7 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
     var acc2: mat4x4<f32>;
     var acc3: mat4x4<f32>;
-    var acc4: mat4x4<f32>;
-    var acc5: mat4x4<f32>;
-    var acc6: mat4x4<f32>;
-    var acc7: mat4x4<f32>;
+    var acc_high0: mat4x4<f32>;
+    var acc_high1: mat4x4<f32>;
+    var acc_high2: mat4x4<f32>;
+    var acc_high3: mat4x4<f32>;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
@@ -91,40 +89,33 @@ fn main(
             let t1 = tap(o1, dy, dx, in_at, in_c4);
             let t2 = tap(o2, dy, dx, in_at, in_c4);
             let t3 = tap(o3, dy, dx, in_at, in_c4);
-            let t4 = tap(o4, dy, dx, in_at, in_c4);
-            let t5 = tap(o5, dy, dx, in_at, in_c4);
-            let t6 = tap(o6, dy, dx, in_at, in_c4);
-            let t7 = tap(o7, dy, dx, in_at, in_c4);
-            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
+            let all_inside = min(min(t0, t1), min(t2, t3)) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let mine0 = vec4<f32>(weights[(k + v / 4u) * stride4 + mine_col]);
-                let mine1 = vec4<f32>(weights[(k + 2u + v / 4u) * stride4 + mine_col]);
-                // Column group j, rows 0..4: vec4 number row * 4 + j, held by
-                // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
-                let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));
-                let w1 = mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u));
-                let w2 = mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u));
-                let w3 = mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u));
+                let m0 = vec4<f32>(weights[k * stride4 + mine_col]);
+                let m1 = vec4<f32>(weights[(k + 1u) * stride4 + mine_col]);
+                let m2 = vec4<f32>(weights[(k + 2u) * stride4 + mine_col]);
+                let m3 = vec4<f32>(weights[(k + 3u) * stride4 + mine_col]);
+                // Column group j, rows 0..4: held by lane j.
+                let w0 = mat4x4<f32>(subgroupBroadcast(m0, 0u), subgroupBroadcast(m1, 0u), subgroupBroadcast(m2, 0u), subgroupBroadcast(m3, 0u));
+                let w1 = mat4x4<f32>(subgroupBroadcast(m0, 1u), subgroupBroadcast(m1, 1u), subgroupBroadcast(m2, 1u), subgroupBroadcast(m3, 1u));
+                let w2 = mat4x4<f32>(subgroupBroadcast(m0, 2u), subgroupBroadcast(m1, 2u), subgroupBroadcast(m2, 2u), subgroupBroadcast(m3, 2u));
+                let w3 = mat4x4<f32>(subgroupBroadcast(m0, 3u), subgroupBroadcast(m1, 3u), subgroupBroadcast(m2, 3u), subgroupBroadcast(m3, 3u));
+                let w4 = mat4x4<f32>(subgroupBroadcast(m0, 4u), subgroupBroadcast(m1, 4u), subgroupBroadcast(m2, 4u), subgroupBroadcast(m3, 4u));
+                let w5 = mat4x4<f32>(subgroupBroadcast(m0, 5u), subgroupBroadcast(m1, 5u), subgroupBroadcast(m2, 5u), subgroupBroadcast(m3, 5u));
+                let w6 = mat4x4<f32>(subgroupBroadcast(m0, 6u), subgroupBroadcast(m1, 6u), subgroupBroadcast(m2, 6u), subgroupBroadcast(m3, 6u));
+                let w7 = mat4x4<f32>(subgroupBroadcast(m0, 7u), subgroupBroadcast(m1, 7u), subgroupBroadcast(m2, 7u), subgroupBroadcast(m3, 7u));
                 if all_inside {
-                    acc0 += tile(load(t0, c4), w0, w1, w2, w3);
-                    acc1 += tile(load(t1, c4), w0, w1, w2, w3);
-                    acc2 += tile(load(t2, c4), w0, w1, w2, w3);
-                    acc3 += tile(load(t3, c4), w0, w1, w2, w3);
-                    acc4 += tile(load(t4, c4), w0, w1, w2, w3);
-                    acc5 += tile(load(t5, c4), w0, w1, w2, w3);
-                    acc6 += tile(load(t6, c4), w0, w1, w2, w3);
-                    acc7 += tile(load(t7, c4), w0, w1, w2, w3);
+                    let x0 = load(t0, c4); acc0 += tile(x0, w0, w1, w2, w3); acc_high0 += tile(x0, w4, w5, w6, w7);
+                    let x1 = load(t1, c4); acc1 += tile(x1, w0, w1, w2, w3); acc_high1 += tile(x1, w4, w5, w6, w7);
+                    let x2 = load(t2, c4); acc2 += tile(x2, w0, w1, w2, w3); acc_high2 += tile(x2, w4, w5, w6, w7);
+                    let x3 = load(t3, c4); acc3 += tile(x3, w0, w1, w2, w3); acc_high3 += tile(x3, w4, w5, w6, w7);
                 } else {
-                    if t0 >= 0 { acc0 += tile(load(t0, c4), w0, w1, w2, w3); }
-                    if t1 >= 0 { acc1 += tile(load(t1, c4), w0, w1, w2, w3); }
-                    if t2 >= 0 { acc2 += tile(load(t2, c4), w0, w1, w2, w3); }
-                    if t3 >= 0 { acc3 += tile(load(t3, c4), w0, w1, w2, w3); }
-                    if t4 >= 0 { acc4 += tile(load(t4, c4), w0, w1, w2, w3); }
-                    if t5 >= 0 { acc5 += tile(load(t5, c4), w0, w1, w2, w3); }
-                    if t6 >= 0 { acc6 += tile(load(t6, c4), w0, w1, w2, w3); }
-                    if t7 >= 0 { acc7 += tile(load(t7, c4), w0, w1, w2, w3); }
+                    if t0 >= 0 { let x0 = load(t0, c4); acc0 += tile(x0, w0, w1, w2, w3); acc_high0 += tile(x0, w4, w5, w6, w7); }
+                    if t1 >= 0 { let x1 = load(t1, c4); acc1 += tile(x1, w0, w1, w2, w3); acc_high1 += tile(x1, w4, w5, w6, w7); }
+                    if t2 >= 0 { let x2 = load(t2, c4); acc2 += tile(x2, w0, w1, w2, w3); acc_high2 += tile(x2, w4, w5, w6, w7); }
+                    if t3 >= 0 { let x3 = load(t3, c4); acc3 += tile(x3, w0, w1, w2, w3); acc_high3 += tile(x3, w4, w5, w6, w7); }
                 }
             }
         }
@@ -134,8 +125,9 @@ fn main(
     store_tile(pixel0 + 1u, col0, acc1 + biases);
     store_tile(pixel0 + 2u, col0, acc2 + biases);
     store_tile(pixel0 + 3u, col0, acc3 + biases);
-    store_tile(pixel0 + 4u, col0, acc4 + biases);
-    store_tile(pixel0 + 5u, col0, acc5 + biases);
-    store_tile(pixel0 + 6u, col0, acc6 + biases);
-    store_tile(pixel0 + 7u, col0, acc7 + biases);
+    let biases_high = bias_tile(col0 + IGEMM_COLUMNS4);
+    store_tile(pixel0 + 0u, col0 + IGEMM_COLUMNS4, acc_high0 + biases_high);
+    store_tile(pixel0 + 1u, col0 + IGEMM_COLUMNS4, acc_high1 + biases_high);
+    store_tile(pixel0 + 2u, col0 + IGEMM_COLUMNS4, acc_high2 + biases_high);
+    store_tile(pixel0 + 3u, col0 + IGEMM_COLUMNS4, acc_high3 + biases_high);
 }

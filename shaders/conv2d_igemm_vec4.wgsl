@@ -3,7 +3,8 @@
 //
 // M = output pixels, N = output channels, K = kh * kw * cin. Each invocation
 // computes IGEMM_PIXELS consecutive output pixels x 16 output channels
-// (IGEMM_COLUMNS4 vec4 column groups), with no workgroup memory: on CPU-like
+// (IGEMM_COLUMNS4 vec4 column groups; the subgroup variant twice that),
+// with no workgroup memory: on CPU-like
 // adapters (llvmpipe) every load is expensive and the caches give the reuse,
 // so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
 // channels per pixel) so that it stays in registers. Kernel taps whose pixels

@@ -1,32 +1,46 @@
 //! The generator of the register-tiled implicit GEMMs: one template
-//! (`shaders/templates/conv2d_igemm.wgsl.in`), four committed kernels
+//! (`shaders/templates/conv2d_igemm.wgsl.in`), five committed kernels
 //! (`shaders/conv2d_igemm_{vec4,vec4_texture,scalar,subgroup,vec4_narrow}.wgsl`). The unroll follows
-//! `IGEMM_PIXELS`, the constant Rust sizes their dispatches with.
+//! the variant's tile shape (`IGEMM_PIXELS`, `IGEMM_NARROW_PIXELS` or
+//! `IGEMM_SUBGROUP_PIXELS` pixels), the constants Rust sizes their dispatches with.
 //!
 //! A test regenerates them in memory and fails when a committed file differs;
 //! `CONV2D_WGPU_REGENERATE=1 cargo test --lib codegen` rewrites them instead.
 
-use super::kernels::{texture_weight_wgsl, IGEMM_NARROW_PIXELS, IGEMM_PIXELS};
+use super::kernels::{
+    texture_weight_wgsl, IGEMM_NARROW_PIXELS, IGEMM_PIXELS, IGEMM_SUBGROUP_PIXELS,
+};
 
 const TEMPLATE: &str = include_str!("../../shaders/templates/conv2d_igemm.wgsl.in");
 
-/// What one variant puts in the template's `{{name}}` slots, and how many
-/// pixels it unrolls (`IGEMM_PIXELS`, or `IGEMM_NARROW_PIXELS` for the narrow
-/// variants, whose text then names that constant).
+/// What one variant puts in the template's `{{name}}` slots, and the shape
+/// of its tile (the unroll follows its pixels; the text then names that
+/// shape's constants).
 struct Variant {
     file: &'static str,
     slots: &'static [(&'static str, &'static str)],
     /// Slots that differ from `slots` (they are filled first).
     overrides: &'static [(&'static str, &'static str)],
-    narrow: bool,
+    tile: TileShape,
+}
+
+/// Pixels x channels per invocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TileShape {
+    /// `IGEMM_PIXELS` x 16 channels.
+    Standard,
+    /// `IGEMM_NARROW_PIXELS` x 16 channels, without branches (SwiftShader).
+    Narrow,
+    /// `IGEMM_SUBGROUP_PIXELS` x 32 channels (two column halves).
+    Subgroup,
 }
 
 impl Variant {
     fn pixels(&self) -> u32 {
-        if self.narrow {
-            IGEMM_NARROW_PIXELS
-        } else {
-            IGEMM_PIXELS
+        match self.tile {
+            TileShape::Standard => IGEMM_PIXELS,
+            TileShape::Narrow => IGEMM_NARROW_PIXELS,
+            TileShape::Subgroup => IGEMM_SUBGROUP_PIXELS,
         }
     }
 }
@@ -42,6 +56,11 @@ fn load(at: i32, c4: u32) -> vec4<f32> {
     return vec4<f32>(input[u32(max(at, 0)) + c4]);
 }
 ";
+
+const ACCUMULATORS_HIGH: &str = "    var acc_high@@: mat4x4<f32>;";
+
+const STORES_HIGH: &str = "    let biases_high = bias_tile(col0 + IGEMM_COLUMNS4);
+    store_tile(pixel0 + @@u, col0 + IGEMM_COLUMNS4, acc_high@@ + biases_high);";
 
 const WEIGHT_BLOCK: &str =
     "// The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
@@ -202,11 +221,13 @@ const SUBGROUP_SLOTS: &[(&str, &str)] = &[
             (
                 "notes",
                 "// This variant: vec4 input with subgroups of at least 8 invocations (wgpu's\n\
-                 // Features::SUBGROUP). Every invocation of a workgroup needs the same 16\n\
-                 // weight vec4 per step, so each invocation of a subgroup loads 2 of them and\n\
-                 // subgroupBroadcast hands them to the others: 10 loads per step instead of\n\
-                 // 24. Subgroup operations need uniform control flow: no early return, and\n\
-                 // every invocation runs the loops (tiles past the end store nothing).",
+                 // Features::SUBGROUP), IGEMM_SUBGROUP_PIXELS pixels x 32 channels (acc and\n\
+                 // acc_high per pixel). Every invocation of a workgroup needs the same 32\n\
+                 // weight vec4 per step, so each invocation of a subgroup loads 4 of them and\n\
+                 // subgroupBroadcast hands them to the others: 8 loads per step for 128 vec4\n\
+                 // FMAs (8 pixels x 16 channels took 10). Subgroup operations need uniform\n\
+                 // control flow: no early return, and every invocation runs the loops (tiles\n\
+                 // past the end store nothing).",
             ),
             ("input_type", "elem4"),
             ("helpers", VEC4_HELPERS),
@@ -224,26 +245,33 @@ const SUBGROUP_SLOTS: &[(&str, &str)] = &[
                 "    let in_c4 = p.in_c / 4u;
     let group_c4 = p.in_c_per_group / 4u;
     let in_at = p.in_base / 4u + p.in_c_offset / 4u;
-    // This lane's two of the 16 weight vec4 of a step: v = lane % 8 and v + 8,
-    // i.e. row v / 4 (and 2 more), column group v % 4.
+    // This lane's column group of the 8 in a step's 4 weight rows.
     let v = lane % 8u;
-    let mine_col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);",
+    let mine_col = p.col_offset4 + min(col0 + v, cols4 - 1u);",
             ),
             ("tap_unit", "in_c4"),
             (
                 "step",
                 "            for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
-                let mine0 = vec4<f32>(weights[(k + v / 4u) * stride4 + mine_col]);
-                let mine1 = vec4<f32>(weights[(k + 2u + v / 4u) * stride4 + mine_col]);
-                // Column group j, rows 0..4: vec4 number row * 4 + j, held by
-                // lane (row * 4 + j) % 8 in slot (row * 4 + j) / 8.
-                let w0 = mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u));
-                let w1 = mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u));
-                let w2 = mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u));
-                let w3 = mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u));",
+                let m0 = vec4<f32>(weights[k * stride4 + mine_col]);
+                let m1 = vec4<f32>(weights[(k + 1u) * stride4 + mine_col]);
+                let m2 = vec4<f32>(weights[(k + 2u) * stride4 + mine_col]);
+                let m3 = vec4<f32>(weights[(k + 3u) * stride4 + mine_col]);
+                // Column group j, rows 0..4: held by lane j.
+                let w0 = mat4x4<f32>(subgroupBroadcast(m0, 0u), subgroupBroadcast(m1, 0u), subgroupBroadcast(m2, 0u), subgroupBroadcast(m3, 0u));
+                let w1 = mat4x4<f32>(subgroupBroadcast(m0, 1u), subgroupBroadcast(m1, 1u), subgroupBroadcast(m2, 1u), subgroupBroadcast(m3, 1u));
+                let w2 = mat4x4<f32>(subgroupBroadcast(m0, 2u), subgroupBroadcast(m1, 2u), subgroupBroadcast(m2, 2u), subgroupBroadcast(m3, 2u));
+                let w3 = mat4x4<f32>(subgroupBroadcast(m0, 3u), subgroupBroadcast(m1, 3u), subgroupBroadcast(m2, 3u), subgroupBroadcast(m3, 3u));
+                let w4 = mat4x4<f32>(subgroupBroadcast(m0, 4u), subgroupBroadcast(m1, 4u), subgroupBroadcast(m2, 4u), subgroupBroadcast(m3, 4u));
+                let w5 = mat4x4<f32>(subgroupBroadcast(m0, 5u), subgroupBroadcast(m1, 5u), subgroupBroadcast(m2, 5u), subgroupBroadcast(m3, 5u));
+                let w6 = mat4x4<f32>(subgroupBroadcast(m0, 6u), subgroupBroadcast(m1, 6u), subgroupBroadcast(m2, 6u), subgroupBroadcast(m3, 6u));
+                let w7 = mat4x4<f32>(subgroupBroadcast(m0, 7u), subgroupBroadcast(m1, 7u), subgroupBroadcast(m2, 7u), subgroupBroadcast(m3, 7u));",
             ),
-            ("accumulate", VEC4_ACCUMULATE),
+            (
+                "accumulate",
+                "let x@@ = load(t@@, c4); acc@@ += tile(x@@, w0, w1, w2, w3); acc_high@@ += tile(x@@, w4, w5, w6, w7)",
+            ),
 ];
 
 // conv2d_igemm_scalar_narrow.wgsl is written by hand (one loop per kernel row).
@@ -252,25 +280,25 @@ const VARIANTS: [Variant; 5] = [
         file: "conv2d_igemm_vec4.wgsl",
         slots: VEC4_SLOTS,
         overrides: &[],
-        narrow: false,
+        tile: TileShape::Standard,
     },
     Variant {
         file: "conv2d_igemm_vec4_texture.wgsl",
         slots: VEC4_SLOTS,
         overrides: TEXTURE_OVERRIDES,
-        narrow: false,
+        tile: TileShape::Standard,
     },
     Variant {
         file: "conv2d_igemm_scalar.wgsl",
         slots: SCALAR_SLOTS,
         overrides: &[],
-        narrow: false,
+        tile: TileShape::Standard,
     },
     Variant {
         file: "conv2d_igemm_subgroup.wgsl",
         slots: SUBGROUP_SLOTS,
         overrides: &[],
-        narrow: false,
+        tile: TileShape::Subgroup,
     },
     // Half the unroll, for adapters whose shader compilers choke on the
     // wide one (SwiftShader: 45 s per pipeline at 8 pixels, 0.35 s at 4).
@@ -278,7 +306,7 @@ const VARIANTS: [Variant; 5] = [
         file: "conv2d_igemm_vec4_narrow.wgsl",
         slots: VEC4_SLOTS,
         overrides: &[],
-        narrow: true,
+        tile: TileShape::Narrow,
     },
 ];
 
@@ -312,15 +340,24 @@ fn generate(variant: &Variant) -> String {
     );
     // How a step accumulates: the wide variants branch on the padding, the
     // narrow ones select.
-    let (notes, all_inside, accumulate) = if variant.narrow {
+    let (notes, all_inside, accumulate) = if variant.tile == TileShape::Narrow {
         (NARROW_NOTES, "", NARROW_ACCUMULATE)
     } else {
         ("", ALL_INSIDE, BRANCHING_ACCUMULATE)
+    };
+    // The subgroup variant's second column half.
+    let (columns4, accumulators_high, stores_high) = if variant.tile == TileShape::Subgroup {
+        ("IGEMM_SUBGROUP_COLUMNS4", ACCUMULATORS_HIGH, STORES_HIGH)
+    } else {
+        ("IGEMM_COLUMNS4", "", "")
     };
     let variant_slots = [
         ("narrow_notes", notes),
         ("all_inside", all_inside),
         ("accumulate_block", accumulate),
+        ("columns4", columns4),
+        ("accumulators_high", accumulators_high),
+        ("stores_high", stores_high),
     ];
     let defaults = [("weights_binding", WEIGHTS_BUFFER)];
     for (name, value) in variant
@@ -341,8 +378,10 @@ fn generate(variant: &Variant) -> String {
         text = text.replace(&slot, value);
     }
     text = text.replace("{{min_of_taps}}", &min_tree(&taps));
-    if variant.narrow {
-        text = text.replace("IGEMM_PIXELS", "IGEMM_NARROW_PIXELS");
+    match variant.tile {
+        TileShape::Standard => {}
+        TileShape::Narrow => text = text.replace("IGEMM_PIXELS", "IGEMM_NARROW_PIXELS"),
+        TileShape::Subgroup => text = text.replace("IGEMM_PIXELS", "IGEMM_SUBGROUP_PIXELS"),
     }
     assert!(
         !text.contains("{{"),
@@ -387,7 +426,7 @@ fn codegen_committed_kernels_match_the_template() {
 }
 
 #[test]
-fn codegen_unrolls_one_accumulator_per_pixel() {
+fn codegen_unrolls_the_accumulators_of_each_pixel() {
     for variant in &VARIANTS {
         let text = generate(variant);
         for i in 0..variant.pixels() {
@@ -398,5 +437,13 @@ fn codegen_unrolls_one_accumulator_per_pixel() {
         }
         let next = variant.pixels();
         assert!(!text.contains(&format!("acc{next}")), "{}", variant.file);
+        // The subgroup variant's second column half, the others' none.
+        let high = variant.tile == TileShape::Subgroup;
+        for i in 0..variant.pixels() {
+            let stored = format!(
+                "store_tile(pixel0 + {i}u, col0 + IGEMM_COLUMNS4, acc_high{i} + biases_high);"
+            );
+            assert_eq!(text.contains(&stored), high, "{}", variant.file);
+        }
     }
 }
