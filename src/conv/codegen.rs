@@ -35,13 +35,20 @@ enum TileShape {
     Subgroup,
 }
 
+impl TileShape {
+    /// Pixels per invocation, and the constant the kernel's text names them by.
+    fn pixels(self) -> (u32, &'static str) {
+        match self {
+            TileShape::Standard => (IGEMM_PIXELS, "IGEMM_PIXELS"),
+            TileShape::Narrow => (IGEMM_NARROW_PIXELS, "IGEMM_NARROW_PIXELS"),
+            TileShape::Subgroup => (IGEMM_SUBGROUP_PIXELS, "IGEMM_SUBGROUP_PIXELS"),
+        }
+    }
+}
+
 impl Variant {
     fn pixels(&self) -> u32 {
-        match self.tile {
-            TileShape::Standard => IGEMM_PIXELS,
-            TileShape::Narrow => IGEMM_NARROW_PIXELS,
-            TileShape::Subgroup => IGEMM_SUBGROUP_PIXELS,
-        }
+        self.tile.pixels().0
     }
 }
 
@@ -378,11 +385,7 @@ fn generate(variant: &Variant) -> String {
         text = text.replace(&slot, value);
     }
     text = text.replace("{{min_of_taps}}", &min_tree(&taps));
-    match variant.tile {
-        TileShape::Standard => {}
-        TileShape::Narrow => text = text.replace("IGEMM_PIXELS", "IGEMM_NARROW_PIXELS"),
-        TileShape::Subgroup => text = text.replace("IGEMM_PIXELS", "IGEMM_SUBGROUP_PIXELS"),
-    }
+    text = text.replace("IGEMM_PIXELS", variant.tile.pixels().1);
     assert!(
         !text.contains("{{"),
         "{}: a slot was not filled",
