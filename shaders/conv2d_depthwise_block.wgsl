@@ -16,8 +16,9 @@
 // kx) of w_stride floats. `p.total` counts blocks per channel group: n x
 // (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
-// Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, bias4, store4).
+// Prepended with the element types, tile constants, common.wgsl (Params,
+// activate, mac, inside_row, bias4, store4) and depthwise_rows.wgsl (taps3,
+// input_row_inside, row_start, column).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -30,31 +31,6 @@ override WORKGROUP_SIZE: u32 = 64u;
 // The block below is written out for 4 x 4 pixels.
 const_assert DEPTHWISE_BLOCK_ROWS == 4u;
 const_assert DEPTHWISE_BLOCK_PIXELS == 4u;
-
-// One 3-tap kernel row on input columns a, b, c.
-fn taps3(
-    acc: vec4<f32>, a: vec4<f32>, b: vec4<f32>, c: vec4<f32>,
-    ia: bool, ib: bool, ic: bool, wa: vec4<f32>, wb: vec4<f32>, wc: vec4<f32>,
-) -> vec4<f32> {
-    return mac(mac(mac(acc, a, wa, ia), b, wb, ib), c, wc, ic);
-}
-
-fn input_row_inside(iy: i32) -> bool {
-    return iy >= 0 && iy < i32(p.in_h);
-}
-
-// The vec4 index of column 0 of input row iy (clamped into the image) of
-// image n, this channel group.
-fn row_start(n: u32, iy: i32, in_c4_at: u32, in_c4: u32) -> u32 {
-    let y = u32(clamp(iy, 0, i32(p.in_h) - 1));
-    return p.in_base / 4u + (n * p.in_h + y) * p.in_w * in_c4 + in_c4_at;
-}
-
-// The input at column ix of the row starting at vec4 index `row` (clamped
-// into the row; the taps' flags say whether it counts).
-fn column(row: u32, ix: i32, in_c4: u32) -> vec4<f32> {
-    return vec4<f32>(input[row + u32(clamp(ix, 0, i32(p.in_w) - 1)) * in_c4]);
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(

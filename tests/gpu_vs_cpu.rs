@@ -274,10 +274,11 @@ fn edge_table() -> Vec<Case> {
         12,
         params([1, 1], [1, 1], Padding::Same, 12, Linear),
     ));
-    // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks, the subgroup
-    // kernel's strips of 6 columns x 16 rows): heights and widths that fill
-    // whole blocks and strips and that leave part of one, several images, rows
-    // wholly in the padding.
+    // Depthwise 3x3 stride 1 (SwiftShader's 4 x 4 blocks, the strips of 4
+    // columns or, on 8-lane subgroups, 14 columns, up to 28 rows tall and
+    // evened out): heights and widths that fill whole blocks and strips and
+    // that leave part of one, several strips down and across, several
+    // images, rows wholly in the padding.
     for (input, padding) in [
         ([3, 9, 10, 8], Padding::Same),
         ([2, 10, 5, 4], Padding::Valid),
@@ -285,6 +286,9 @@ fn edge_table() -> Vec<Case> {
         ([2, 8, 8, 4], explicit(0, 2, 1, 1)),
         ([2, 19, 13, 8], Padding::Same),
         ([1, 33, 12, 4], explicit(2, 1, 0, 2)),
+        ([1, 30, 29, 4], Padding::Same),
+        ([2, 57, 15, 8], explicit(1, 0, 0, 1)),
+        ([1, 29, 28, 4], Padding::Valid),
     ] {
         cases.push(Case::new(
             input,

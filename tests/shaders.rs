@@ -59,7 +59,7 @@ fn every_specialisation_parses_and_validates() {
         }
     }
     assert_eq!(dtypes.len(), 2, "f32 and f16 storage: {dtypes:?}");
-    assert_eq!(kernels.len(), 20, "twenty kernels: {kernels:?}");
+    assert_eq!(kernels.len(), 21, "twenty-one kernels: {kernels:?}");
     assert_eq!(bounds_values.len(), 2, "CHECK_BOUNDS both ways");
     assert_eq!(
         vec4_stores.len(),

@@ -33,9 +33,18 @@ pub(crate) const IGEMM_SUBGROUP_COLUMNS4: u32 = 8;
 /// Output pixels of one row per invocation of the depthwise kernel.
 pub(crate) const DEPTHWISE_PIXELS: u32 = 8;
 /// Lanes of a subgroup of the subgroup depthwise kernel (its subgroups must be
-/// exactly this wide), and output rows per invocation.
+/// exactly this wide; two input columns each, 14 output columns a subgroup).
 pub(crate) const DEPTHWISE_LANES: u32 = 8;
-pub(crate) const DEPTHWISE_ROWS: u32 = 16;
+/// Most output rows of one strip of the 3x3 depthwise strip kernels
+/// (`DepthwiseSubgroup`, `DepthwiseRows`), which walk down a strip keeping
+/// three output rows in flight; the kernels even the strips of an image out
+/// to equal heights. On B6 (56 rows) on lavapipe, 28 and 14 ran fastest.
+pub(crate) const DEPTHWISE_STRIP_ROWS: u32 = 28;
+/// Output pixels of a row per invocation of `DepthwiseRows`.
+pub(crate) const DEPTHWISE_STRIP_PIXELS: u32 = 4;
+/// Invocations per workgroup of the strip kernels: one subgroup (one SIMD
+/// row of llvmpipe), so that no part of a workgroup idles past the last strip.
+pub(crate) const DEPTHWISE_WORKGROUP: u32 = 8;
 /// Output rows and pixels per row of one invocation of the depthwise block kernel.
 pub(crate) const DEPTHWISE_BLOCK_ROWS: u32 = 4;
 pub(crate) const DEPTHWISE_BLOCK_PIXELS: u32 = 4;
@@ -81,7 +90,8 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("IGEMM_SUBGROUP_COLUMNS4", IGEMM_SUBGROUP_COLUMNS4),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
         ("DEPTHWISE_LANES", DEPTHWISE_LANES),
-        ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
+        ("DEPTHWISE_STRIP_ROWS", DEPTHWISE_STRIP_ROWS),
+        ("DEPTHWISE_STRIP_PIXELS", DEPTHWISE_STRIP_PIXELS),
         ("DEPTHWISE_BLOCK_ROWS", DEPTHWISE_BLOCK_ROWS),
         ("DEPTHWISE_BLOCK_PIXELS", DEPTHWISE_BLOCK_PIXELS),
         ("TILED_M", TILED_M),
@@ -119,6 +129,12 @@ const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
 /// Helpers of the kernels that share the bindings `input`, `weights`,
 /// `bias`, `output` (all but the Winograd ones), after `PARAMS_WGSL`.
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+/// common.wgsl and the row helpers of the depthwise kernels that read rows
+/// a column at a time.
+const COMMON_DEPTHWISE_ROWS_WGSL: &str = concat!(
+    include_str!("../../shaders/common.wgsl"),
+    include_str!("../../shaders/depthwise_rows.wgsl")
+);
 
 /// How the register-tiled GEMMs write their outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -263,11 +279,16 @@ pub(crate) enum KernelKind {
     DepthwiseVec4,
     /// Depthwise 3x3, stride 1, no dilation: 4 channels x a block of
     /// `DEPTHWISE_BLOCK_ROWS` x `DEPTHWISE_BLOCK_PIXELS` pixels per invocation
-    /// (SwiftShader, and CPU adapters without 8-lane subgroups), cin % 4 == 0.
+    /// (SwiftShader), cin % 4 == 0.
     DepthwiseBlock,
+    /// Depthwise 3x3, stride 1, no dilation, on CPU adapters without 8-lane
+    /// subgroups: 4 channels x a strip `DEPTHWISE_STRIP_PIXELS` wide and up to
+    /// `DEPTHWISE_STRIP_ROWS` tall per invocation, rows streamed, cin % 4 == 0.
+    DepthwiseRows,
     /// Depthwise 3x3, stride 1, no dilation, on subgroups of exactly
-    /// `DEPTHWISE_LANES`: a lane per input column, neighbours shuffled in,
-    /// `DEPTHWISE_ROWS` output rows x 4 channels per invocation, cin % 4 == 0.
+    /// `DEPTHWISE_LANES`: two input columns per lane, neighbours shuffled in,
+    /// a strip of up to `DEPTHWISE_STRIP_ROWS` rows x 4 channels per
+    /// subgroup, rows streamed, cin % 4 == 0.
     DepthwiseSubgroup,
     /// Implicit GEMM tiled through workgroup memory, for GPUs.
     IgemmTiled,
@@ -293,7 +314,7 @@ pub(crate) enum KernelKind {
 
 impl KernelKind {
     /// Every kernel, for tests that validate them all.
-    pub const ALL: [KernelKind; 20] = [
+    pub const ALL: [KernelKind; 21] = [
         KernelKind::Direct,
         KernelKind::IgemmVec4,
         KernelKind::IgemmVec4Texture,
@@ -303,6 +324,7 @@ impl KernelKind {
         KernelKind::IgemmScalarNarrow,
         KernelKind::DepthwiseVec4,
         KernelKind::DepthwiseBlock,
+        KernelKind::DepthwiseRows,
         KernelKind::DepthwiseSubgroup,
         KernelKind::IgemmTiled,
         KernelKind::WinogradInputVec4,
@@ -354,6 +376,10 @@ impl KernelKind {
                 "conv2d_depthwise_block.wgsl",
                 include_str!("../../shaders/conv2d_depthwise_block.wgsl"),
             ),
+            KernelKind::DepthwiseRows => (
+                "conv2d_depthwise_rows.wgsl",
+                include_str!("../../shaders/conv2d_depthwise_rows.wgsl"),
+            ),
             KernelKind::DepthwiseSubgroup => (
                 "conv2d_depthwise_subgroup.wgsl",
                 include_str!("../../shaders/conv2d_depthwise_subgroup.wgsl"),
@@ -403,6 +429,7 @@ impl KernelKind {
             | KernelKind::WinogradWeights
             | KernelKind::SpaceToDepthInput
             | KernelKind::SpaceToDepthWeights => "",
+            KernelKind::DepthwiseBlock | KernelKind::DepthwiseRows => COMMON_DEPTHWISE_ROWS_WGSL,
             _ => COMMON_WGSL,
         }
     }
@@ -483,6 +510,7 @@ impl KernelKind {
     pub fn workgroup_size(self) -> u32 {
         match self {
             KernelKind::IgemmTiled => TILED_WORKGROUP,
+            KernelKind::DepthwiseRows | KernelKind::DepthwiseSubgroup => DEPTHWISE_WORKGROUP,
             _ => WORKGROUP_SIZE,
         }
     }
@@ -494,7 +522,7 @@ impl KernelKind {
             KernelKind::IgemmTiled => {
                 constants.push(("CHECK_BOUNDS", f64::from(u8::from(check_bounds))))
             }
-            _ => constants.push(("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))),
+            _ => constants.push(("WORKGROUP_SIZE", f64::from(self.workgroup_size()))),
         }
         constants
     }
@@ -543,6 +571,7 @@ impl KernelKind {
             // Depthwise and tiled dispatches cover a whole weight chunk.
             KernelKind::DepthwiseVec4
             | KernelKind::DepthwiseBlock
+            | KernelKind::DepthwiseRows
             | KernelKind::DepthwiseSubgroup
             | KernelKind::IgemmTiled => w_stride / 4,
             _ => channels.div_ceil(4),
@@ -582,11 +611,18 @@ impl KernelKind {
                     * out_w.div_ceil(u64::from(DEPTHWISE_BLOCK_PIXELS));
                 (columns4 * blocks.div_ceil(group), blocks)
             }
-            // Workgroups are (channel vec4) x (runs of strips, a subgroup each).
+            // Workgroups are (channel vec4) x (runs of strips, one each).
+            KernelKind::DepthwiseRows => {
+                let strips = images
+                    * out_h.div_ceil(u64::from(DEPTHWISE_STRIP_ROWS))
+                    * out_w.div_ceil(u64::from(DEPTHWISE_STRIP_PIXELS));
+                (columns4 * strips.div_ceil(group), strips)
+            }
+            // Workgroups are (channel vec4) x (strips, a subgroup each).
             KernelKind::DepthwiseSubgroup => {
                 let strips = images
-                    * out_h.div_ceil(u64::from(DEPTHWISE_ROWS))
-                    * out_w.div_ceil(u64::from(DEPTHWISE_LANES - 2));
+                    * out_h.div_ceil(u64::from(DEPTHWISE_STRIP_ROWS))
+                    * out_w.div_ceil(u64::from(2 * DEPTHWISE_LANES - 2));
                 let per_workgroup = group / u64::from(DEPTHWISE_LANES);
                 (columns4 * strips.div_ceil(per_workgroup), strips)
             }
@@ -612,6 +648,7 @@ impl KernelKind {
         match self {
             KernelKind::DepthwiseVec4
             | KernelKind::DepthwiseBlock
+            | KernelKind::DepthwiseRows
             | KernelKind::DepthwiseSubgroup => 4,
             _ => 1,
         }
