@@ -221,13 +221,18 @@ impl Choice {
         }
     }
 
-    /// How a register-tiled GEMM stores its outputs: one vec4 per 4 channels
+    /// How a register-tiled GEMM or the Winograd output transform stores
+    /// its outputs: one vec4 per 4 channels
     /// where every dispatch's channels start and end on a multiple of 4 (the
     /// output's channels, each group's, each weight chunk's), else one at a
     /// time. Pieces start on whole pixels, so their output offsets follow.
     pub fn stores(&self, chunk_widths: &[usize]) -> Stores {
         let g = &self.geometry;
-        let aligned = self.kernel.is_register_gemm()
+        let flavoured = self
+            .stages()
+            .iter()
+            .any(|kind| kind.store_flavours().len() > 1);
+        let aligned = flavoured
             && g.out_c.is_multiple_of(4)
             && g.out_c_per_group().is_multiple_of(4)
             && chunk_widths.iter().all(|w| w.is_multiple_of(4));
@@ -672,7 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn gemms_store_vec4_only_where_every_dispatch_is_aligned_to_4_channels() {
+    fn gemms_and_winograd_store_vec4_only_where_every_dispatch_is_aligned_to_4_channels() {
         let choice = |g: ConvGeometry, algorithm| {
             let (geometry, kernel, _) = lower(algorithm, &g, cpu_without_subgroups(1 << 20), 1);
             Choice {
@@ -705,7 +710,11 @@ mod tests {
             choice(grouped, Algorithm::ImplicitGemm).stores(&[12]),
             Stores::Scalar
         );
-        // Kernels other than the register-tiled GEMMs store as they always do.
+        // Winograd's output transform: vec4 where cout % 4 == 0.
+        let winograd = |cout| choice(geometry([1, 8, 8, 8], 3, cout), Algorithm::Winograd);
+        assert_eq!(winograd(32).stores(&[32]), Stores::Vec4);
+        assert_eq!(winograd(30).stores(&[30]), Stores::Scalar);
+        // The other kernels store as they always do.
         assert_eq!(
             choice(geometry([1, 8, 8, 8], 3, 32), Algorithm::Direct).stores(&[32]),
             Stores::Scalar

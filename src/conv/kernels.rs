@@ -161,6 +161,20 @@ fn store_tile(pixel: u32, col0: u32, sum: mat4x4<f32>) {
 }
 ";
 
+/// The Winograd output transform's `store` (winograd/output.wgsl), one
+/// channel at a time or one vec4.
+const WINOGRAD_STORE_SCALAR: &str = "
+fn store(n: u32, oy: u32, ox: u32, c4: u32, sum: vec4<f32>) {
+    store_scalar(n, oy, ox, c4, sum);
+}
+";
+
+const WINOGRAD_STORE_VEC4: &str = "
+fn store(n: u32, oy: u32, ox: u32, c4: u32, sum: vec4<f32>) {
+    store_vec4(n, oy, ox, c4, sum);
+}
+";
+
 /// The Winograd input transform's binding and load, vec4 (cin % 4 == 0).
 const WINOGRAD_INPUT_VEC4: &str = "\
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
@@ -468,13 +482,17 @@ impl KernelKind {
 
     /// The WGSL the crate compiles for storage of `dtype`: the element types,
     /// the tile constants, `params.wgsl`, the prelude (`common.wgsl`, or a
-    /// Winograd variant's part), the kernel; for the register-tiled GEMMs,
-    /// their `store_tile` (vec4 stores where `stores` says so).
+    /// Winograd variant's part), the kernel; for the register-tiled GEMMs
+    /// and the Winograd output transform, their store function (vec4 stores
+    /// where `stores` says so).
     pub fn source(self, dtype: DType, stores: Stores) -> String {
-        let store_tile = match (self.is_register_gemm(), stores) {
-            (false, _) => "",
-            (true, Stores::Scalar) => STORE_TILE_SCALAR,
-            (true, Stores::Vec4) => STORE_TILE_VEC4,
+        let winograd_output = self == KernelKind::WinogradOutput;
+        let store_tile = match (self.is_register_gemm(), winograd_output, stores) {
+            (true, _, Stores::Scalar) => STORE_TILE_SCALAR,
+            (true, _, Stores::Vec4) => STORE_TILE_VEC4,
+            (_, true, Stores::Scalar) => WINOGRAD_STORE_SCALAR,
+            (_, true, Stores::Vec4) => WINOGRAD_STORE_VEC4,
+            (false, false, _) => "",
         };
         format!(
             "{}{}\n{PARAMS_WGSL}\n{}{}\n{}{store_tile}",
@@ -487,9 +505,10 @@ impl KernelKind {
     }
 
     /// The store flavours a kernel is compiled in: both for the
-    /// register-tiled GEMMs, one for the others (which ignore it).
+    /// register-tiled GEMMs and the Winograd output transform, one for the
+    /// others (which ignore it).
     pub fn store_flavours(self) -> &'static [Stores] {
-        if self.is_register_gemm() {
+        if self.is_register_gemm() || self == KernelKind::WinogradOutput {
             &[Stores::Scalar, Stores::Vec4]
         } else {
             &[Stores::Scalar]

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::conv::choice::{self, Choice, DeviceCaps, LayerFacts};
+use crate::conv::kernels::Stores;
 use crate::conv::pipelines::{self, PipelineKey};
 use crate::conv::winograd;
 use crate::runtime::context::GpuContext;
@@ -79,7 +80,12 @@ impl Plan {
                         dtype: facts.dtype,
                         activation: facts.layer.params.activation.shader_code(),
                         check_bounds,
-                        stores,
+                        // Kinds with one flavour share a pipeline either way.
+                        stores: if kind.store_flavours().len() > 1 {
+                            stores
+                        } else {
+                            Stores::Scalar
+                        },
                     },
                 )
             })
