@@ -487,7 +487,7 @@ impl KernelKind {
     /// where `stores` says so).
     pub fn source(self, dtype: DType, stores: Stores) -> String {
         let winograd_output = self == KernelKind::WinogradOutput;
-        let store_tile = match (self.is_register_gemm(), winograd_output, stores) {
+        let store = match (self.is_register_gemm(), winograd_output, stores) {
             (true, _, Stores::Scalar) => STORE_TILE_SCALAR,
             (true, _, Stores::Vec4) => STORE_TILE_VEC4,
             (_, true, Stores::Scalar) => WINOGRAD_STORE_SCALAR,
@@ -495,7 +495,7 @@ impl KernelKind {
             (false, false, _) => "",
         };
         format!(
-            "{}{}\n{PARAMS_WGSL}\n{}{}\n{}{store_tile}",
+            "{}{}\n{PARAMS_WGSL}\n{}{}\n{}{store}",
             element_types_wgsl(dtype),
             tile_constants_wgsl(),
             self.weights_wgsl(),
