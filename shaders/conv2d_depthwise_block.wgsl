@@ -17,8 +17,8 @@
 // (out_h / DEPTHWISE_BLOCK_ROWS) x (out_w / DEPTHWISE_BLOCK_PIXELS), rounded up.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants, common.wgsl (Params,
-// activate, mac, inside_row, bias4, store4) and depthwise_rows.wgsl (taps3,
-// input_row_inside, row_start, column).
+// activate, mac, inside_row, bias4, store4) and depthwise_3x3.wgsl (kernel_row,
+// taps3, input_row_inside, row_start, column).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -56,15 +56,9 @@ fn main(
     let oc0 = p.oc_offset + c4 * 4u;
     let iy0 = i32(oy0) - p.pad_top;
     let ix0 = i32(ox0) - p.pad_left;
-    let w00 = vec4<f32>(weights[0u * chunk4 + c4]);
-    let w01 = vec4<f32>(weights[1u * chunk4 + c4]);
-    let w02 = vec4<f32>(weights[2u * chunk4 + c4]);
-    let w10 = vec4<f32>(weights[3u * chunk4 + c4]);
-    let w11 = vec4<f32>(weights[4u * chunk4 + c4]);
-    let w12 = vec4<f32>(weights[5u * chunk4 + c4]);
-    let w20 = vec4<f32>(weights[6u * chunk4 + c4]);
-    let w21 = vec4<f32>(weights[7u * chunk4 + c4]);
-    let w22 = vec4<f32>(weights[8u * chunk4 + c4]);
+    let k0 = kernel_row(0u, c4, chunk4);
+    let k1 = kernel_row(1u, c4, chunk4);
+    let k2 = kernel_row(2u, c4, chunk4);
     var a00: vec4<f32>; var a01: vec4<f32>; var a02: vec4<f32>; var a03: vec4<f32>;
     var a10: vec4<f32>; var a11: vec4<f32>; var a12: vec4<f32>; var a13: vec4<f32>;
     var a20: vec4<f32>; var a21: vec4<f32>; var a22: vec4<f32>; var a23: vec4<f32>;
@@ -85,10 +79,10 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, k0);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, k0);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, k0);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, k0);
     }
     // Input row 1 of the block: kernel row 1 of output row 0, 0 of output row 1.
     {
@@ -106,14 +100,14 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, k1);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, k1);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, k1);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, k1);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, k0);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, k0);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, k0);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, k0);
     }
     // Input row 2 of the block: kernel row 2 of output row 0, 1 of output row 1, 0 of output row 2.
     {
@@ -131,18 +125,18 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+        a00 = taps3(a00, s0, s1, s2, in0, in1, in2, k2);
+        a01 = taps3(a01, s1, s2, s3, in1, in2, in3, k2);
+        a02 = taps3(a02, s2, s3, s4, in2, in3, in4, k2);
+        a03 = taps3(a03, s3, s4, s5, in3, in4, in5, k2);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, k1);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, k1);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, k1);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, k1);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, k0);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, k0);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, k0);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, k0);
     }
     // Input row 3 of the block: kernel row 2 of output row 1, 1 of output row 2, 0 of output row 3.
     {
@@ -160,18 +154,18 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w10, w11, w12);
-        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w00, w01, w02);
-        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w00, w01, w02);
-        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w00, w01, w02);
-        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w00, w01, w02);
+        a10 = taps3(a10, s0, s1, s2, in0, in1, in2, k2);
+        a11 = taps3(a11, s1, s2, s3, in1, in2, in3, k2);
+        a12 = taps3(a12, s2, s3, s4, in2, in3, in4, k2);
+        a13 = taps3(a13, s3, s4, s5, in3, in4, in5, k2);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, k1);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, k1);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, k1);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, k1);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, k0);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, k0);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, k0);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, k0);
     }
     // Input row 4 of the block: kernel row 2 of output row 2, 1 of output row 3.
     {
@@ -189,14 +183,14 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, w20, w21, w22);
-        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w10, w11, w12);
-        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w10, w11, w12);
-        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w10, w11, w12);
-        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w10, w11, w12);
+        a20 = taps3(a20, s0, s1, s2, in0, in1, in2, k2);
+        a21 = taps3(a21, s1, s2, s3, in1, in2, in3, k2);
+        a22 = taps3(a22, s2, s3, s4, in2, in3, in4, k2);
+        a23 = taps3(a23, s3, s4, s5, in3, in4, in5, k2);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, k1);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, k1);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, k1);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, k1);
     }
     // Input row 5 of the block: kernel row 2 of output row 3.
     {
@@ -214,10 +208,10 @@ fn main(
         let in4 = row_inside && inside_row(ix0 + 4);
         let s5 = column(row, ix0 + 5, in_c4);
         let in5 = row_inside && inside_row(ix0 + 5);
-        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, w20, w21, w22);
-        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, w20, w21, w22);
-        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, w20, w21, w22);
-        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, w20, w21, w22);
+        a30 = taps3(a30, s0, s1, s2, in0, in1, in2, k2);
+        a31 = taps3(a31, s1, s2, s3, in1, in2, in3, k2);
+        a32 = taps3(a32, s2, s3, s4, in2, in3, in4, k2);
+        a33 = taps3(a33, s3, s4, s5, in3, in4, in5, k2);
     }
     let biases = bias4(oc0);
     store4(n, oy0 + 0u, ox0 + 0u, oc0, a00 + biases);

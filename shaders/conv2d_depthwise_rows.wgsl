@@ -16,8 +16,8 @@
 // `p.total` counts strips per channel group. Storage is elem (f32 or f16),
 // widened to f32 as it is loaded.
 // Prepended with the element types, tile constants, common.wgsl (Params,
-// activate, mac, inside_row, bias4, store4) and depthwise_rows.wgsl (taps3,
-// input_row_inside, row_start, column).
+// activate, mac, inside_row, bias4, store4) and depthwise_3x3.wgsl (kernel_row,
+// taps3, input_row_inside, row_start, column).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -52,15 +52,9 @@ fn main(
     let oc0 = p.oc_offset + c4 * 4u;
     let iy0 = i32(oy0) - p.pad_top;
     let ix0 = i32(ox0) - p.pad_left;
-    let w00 = vec4<f32>(weights[0u * chunk4 + c4]);
-    let w01 = vec4<f32>(weights[1u * chunk4 + c4]);
-    let w02 = vec4<f32>(weights[2u * chunk4 + c4]);
-    let w10 = vec4<f32>(weights[3u * chunk4 + c4]);
-    let w11 = vec4<f32>(weights[4u * chunk4 + c4]);
-    let w12 = vec4<f32>(weights[5u * chunk4 + c4]);
-    let w20 = vec4<f32>(weights[6u * chunk4 + c4]);
-    let w21 = vec4<f32>(weights[7u * chunk4 + c4]);
-    let w22 = vec4<f32>(weights[8u * chunk4 + c4]);
+    let k0 = kernel_row(0u, c4, chunk4);
+    let k1 = kernel_row(1u, c4, chunk4);
+    let k2 = kernel_row(2u, c4, chunk4);
     let biases = bias4(oc0);
     // a0: the output rows two input rows back (completed by this row), a1
     // the ones before; each input row starts the next (a2).
@@ -78,9 +72,9 @@ fn main(
             ins[j] = row_inside && inside_row(ix0 + i32(j));
         }
         for (var j = 0u; j < DEPTHWISE_STRIP_PIXELS; j++) {
-            let a2 = taps3(vec4<f32>(), s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], w00, w01, w02);
-            a1[j] = taps3(a1[j], s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], w10, w11, w12);
-            let done = taps3(a0[j], s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], w20, w21, w22);
+            let a2 = taps3(vec4<f32>(), s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], k0);
+            a1[j] = taps3(a1[j], s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], k1);
+            let done = taps3(a0[j], s[j], s[j + 1u], s[j + 2u], ins[j], ins[j + 1u], ins[j + 2u], k2);
             if t >= 2u {
                 store4(n, oy0 + t - 2u, ox0 + j, oc0, done + biases);
             }

@@ -19,8 +19,9 @@
 // On B6, alternated with the previous kernel (a column per lane, 16 rows
 // unrolled, 8 subgroups a workgroup) in one process: 0.65-0.68x the time.
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
-// Prepended with the element types, tile constants and common.wgsl (Params,
-// activate, mac, inside_row, bias4, store4).
+// Prepended with the element types, tile constants, common.wgsl (Params,
+// activate, mac, inside_row, bias4, store4) and depthwise_3x3.wgsl
+// (kernel_row, taps3).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -52,14 +53,14 @@ fn taps(row_at: u32, iy: i32, xa: u32, xb: u32, inside_x: vec4<bool>, in_c4: u32
     return Taps(left, a, b, right, inside_x & vec4<bool>(row_inside));
 }
 
-// acc plus one kernel row (weights w0, w1, w2 for the left, centre and
-// right taps) for the lane's first column; `mac_second` for its second.
-fn mac_first(acc: vec4<f32>, t: Taps, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) -> vec4<f32> {
-    return mac(mac(mac(acc, t.left, w0, t.inside.x), t.a, w1, t.inside.y), t.b, w2, t.inside.z);
+// acc plus one kernel row `w` (from `kernel_row`) for the lane's first
+// column; `mac_second` for its second.
+fn mac_first(acc: vec4<f32>, t: Taps, w: mat3x4<f32>) -> vec4<f32> {
+    return taps3(acc, t.left, t.a, t.b, t.inside.x, t.inside.y, t.inside.z, w);
 }
 
-fn mac_second(acc: vec4<f32>, t: Taps, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) -> vec4<f32> {
-    return mac(mac(mac(acc, t.a, w0, t.inside.y), t.b, w1, t.inside.z), t.right, w2, t.inside.w);
+fn mac_second(acc: vec4<f32>, t: Taps, w: mat3x4<f32>) -> vec4<f32> {
+    return taps3(acc, t.a, t.b, t.right, t.inside.y, t.inside.z, t.inside.w, w);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -94,15 +95,9 @@ fn main(
     let oy0 = sy * rows;
     let iy0 = i32(oy0) - p.pad_top;
     let ch = p.oc_offset / 4u + c4;
-    let w00 = vec4<f32>(weights[c4]);
-    let w01 = vec4<f32>(weights[c4 + chunk4]);
-    let w02 = vec4<f32>(weights[c4 + 2u * chunk4]);
-    let w10 = vec4<f32>(weights[c4 + 3u * chunk4]);
-    let w11 = vec4<f32>(weights[c4 + 4u * chunk4]);
-    let w12 = vec4<f32>(weights[c4 + 5u * chunk4]);
-    let w20 = vec4<f32>(weights[c4 + 6u * chunk4]);
-    let w21 = vec4<f32>(weights[c4 + 7u * chunk4]);
-    let w22 = vec4<f32>(weights[c4 + 8u * chunk4]);
+    let k0 = kernel_row(0u, c4, chunk4);
+    let k1 = kernel_row(1u, c4, chunk4);
+    let k2 = kernel_row(2u, c4, chunk4);
     let oc0 = p.oc_offset + c4 * 4u;
     let biases = bias4(oc0);
     let store_a = strip < p.total && lane != 0u;
@@ -118,12 +113,12 @@ fn main(
         let y = u32(clamp(iy, 0, i32(p.in_h) - 1));
         let row_at = p.in_base / 4u + (n * p.in_h + y) * p.in_w * in_c4 + ch;
         let r = taps(row_at, iy, xa, xb, inside_x, in_c4);
-        let a2 = mac_first(vec4<f32>(), r, w00, w01, w02);
-        let b2 = mac_second(vec4<f32>(), r, w00, w01, w02);
-        a1 = mac_first(a1, r, w10, w11, w12);
-        b1 = mac_second(b1, r, w10, w11, w12);
-        a0 = mac_first(a0, r, w20, w21, w22);
-        b0 = mac_second(b0, r, w20, w21, w22);
+        let a2 = mac_first(vec4<f32>(), r, k0);
+        let b2 = mac_second(vec4<f32>(), r, k0);
+        a1 = mac_first(a1, r, k1);
+        b1 = mac_second(b1, r, k1);
+        a0 = mac_first(a0, r, k2);
+        b0 = mac_second(b0, r, k2);
         if t >= 2u {
             let oy = oy0 + t - 2u;
             if store_a {

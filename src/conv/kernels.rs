@@ -129,11 +129,10 @@ const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
 /// Helpers of the kernels that share the bindings `input`, `weights`,
 /// `bias`, `output` (all but the Winograd ones), after `PARAMS_WGSL`.
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
-/// common.wgsl and the row helpers of the depthwise kernels that read rows
-/// a column at a time.
-const COMMON_DEPTHWISE_ROWS_WGSL: &str = concat!(
+/// common.wgsl and the helpers of the 3x3 stride-1 depthwise kernels.
+const COMMON_DEPTHWISE_3X3_WGSL: &str = concat!(
     include_str!("../../shaders/common.wgsl"),
-    include_str!("../../shaders/depthwise_rows.wgsl")
+    include_str!("../../shaders/depthwise_3x3.wgsl")
 );
 
 /// How the register-tiled GEMMs write their outputs.
@@ -443,7 +442,9 @@ impl KernelKind {
             | KernelKind::WinogradWeights
             | KernelKind::SpaceToDepthInput
             | KernelKind::SpaceToDepthWeights => "",
-            KernelKind::DepthwiseBlock | KernelKind::DepthwiseRows => COMMON_DEPTHWISE_ROWS_WGSL,
+            KernelKind::DepthwiseBlock
+            | KernelKind::DepthwiseRows
+            | KernelKind::DepthwiseSubgroup => COMMON_DEPTHWISE_3X3_WGSL,
             _ => COMMON_WGSL,
         }
     }
