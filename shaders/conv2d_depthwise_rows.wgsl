@@ -17,7 +17,7 @@
 // widened to f32 as it is loaded.
 // Prepended with the element types, tile constants, common.wgsl (Params,
 // activate, mac, inside_row, bias4, store4) and depthwise_3x3.wgsl (kernel_row,
-// taps3, input_row_inside, row_start, column).
+// taps3, strips_down, input_row_inside, row_start, column).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -41,9 +41,9 @@ fn main(
     }
     let in_c4 = p.in_c / 4u;
     let x_strips = (p.out_w + DEPTHWISE_STRIP_PIXELS - 1u) / DEPTHWISE_STRIP_PIXELS;
-    // Strips of an image are equally tall (to within a row), at most DEPTHWISE_STRIP_ROWS.
-    let strips_h = (p.out_h + DEPTHWISE_STRIP_ROWS - 1u) / DEPTHWISE_STRIP_ROWS;
-    let rows = (p.out_h + strips_h - 1u) / strips_h;
+    let down = strips_down();
+    let strips_h = down.x;
+    let rows = down.y;
     let ox0 = (strip % x_strips) * DEPTHWISE_STRIP_PIXELS;
     let rest = strip / x_strips;
     let oy0 = (rest % strips_h) * rows;

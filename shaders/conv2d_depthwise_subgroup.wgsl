@@ -21,7 +21,7 @@
 // Storage is elem (f32 or f16), widened to f32 as it is loaded.
 // Prepended with the element types, tile constants, common.wgsl (Params,
 // activate, mac, inside_row, bias4, store4) and depthwise_3x3.wgsl
-// (kernel_row, taps3).
+// (kernel_row, taps3, strips_down, input_row_inside, row_start).
 
 @group(0) @binding(0) var<storage, read> input: array<elem4>;
 @group(0) @binding(1) var<storage, read> weights: array<elem4>;
@@ -45,7 +45,7 @@ struct Taps {
 }
 
 fn taps(row_at: u32, iy: i32, xa: u32, xb: u32, inside_x: vec4<bool>, in_c4: u32) -> Taps {
-    let row_inside = iy >= 0 && iy < i32(p.in_h);
+    let row_inside = input_row_inside(iy);
     let a = vec4<f32>(input[row_at + xa * in_c4]);
     let b = vec4<f32>(input[row_at + xb * in_c4]);
     let left = subgroupShuffleUp(b, 1u);
@@ -76,9 +76,9 @@ fn main(
     let in_c4 = p.in_c / 4u;
     let columns = 2u * DEPTHWISE_LANES - 2u;
     let strips_w = (p.out_w + columns - 1u) / columns;
-    // Strips of an image are equally tall (to within a row), at most DEPTHWISE_STRIP_ROWS.
-    let strips_h = (p.out_h + DEPTHWISE_STRIP_ROWS - 1u) / DEPTHWISE_STRIP_ROWS;
-    let rows = (p.out_h + strips_h - 1u) / strips_h;
+    let down = strips_down();
+    let strips_h = down.x;
+    let rows = down.y;
     // Strips past the end repeat the last one and store nothing.
     let s = min(strip, p.total - 1u);
     let sx = s % strips_w;
@@ -110,9 +110,7 @@ fn main(
     var b1: vec4<f32>;
     for (var t = 0u; t < rows + 2u; t++) {
         let iy = iy0 + i32(t);
-        let y = u32(clamp(iy, 0, i32(p.in_h) - 1));
-        let row_at = p.in_base / 4u + (n * p.in_h + y) * p.in_w * in_c4 + ch;
-        let r = taps(row_at, iy, xa, xb, inside_x, in_c4);
+        let r = taps(row_start(n, iy, ch, in_c4), iy, xa, xb, inside_x, in_c4);
         let a2 = mac_first(vec4<f32>(), r, k0);
         let b2 = mac_second(vec4<f32>(), r, k0);
         a1 = mac_first(a1, r, k1);

@@ -18,6 +18,15 @@ fn taps3(
     return mac(mac(mac(acc, a, w[0], ia), b, w[1], ib), c, w[2], ic);
 }
 
+// The strips of an image down its output rows: (strips, rows per strip), at
+// most DEPTHWISE_STRIP_ROWS rows and evened out (equally tall to within a
+// row). The strip kernels walk down a strip; their dispatches count
+// ceil(out_h / DEPTHWISE_STRIP_ROWS) strips per image, as here.
+fn strips_down() -> vec2<u32> {
+    let strips = (p.out_h + DEPTHWISE_STRIP_ROWS - 1u) / DEPTHWISE_STRIP_ROWS;
+    return vec2<u32>(strips, (p.out_h + strips - 1u) / strips);
+}
+
 fn input_row_inside(iy: i32) -> bool {
     return iy >= 0 && iy < i32(p.in_h);
 }
