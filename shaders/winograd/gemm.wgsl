@@ -5,7 +5,8 @@
 // IGEMM_PIXELS tiles x 16 output channels of one xi, register-tiled as the
 // implicit GEMMs are (one mat4x4 of accumulators per tile), with no
 // bounds checks in the loop: tiles past the end repeat the last and store
-// nothing. V, U and M are f32 whatever the storage type. `p.total` counts
+// nothing, and an invocation whose tiles are all past the end leaves at once
+// (`leaves`: where the weights are shared, a subgroup of such). V, U and M are f32 whatever the storage type. `p.total` counts
 // runs of IGEMM_PIXELS tiles per xi. Prepended with the element types, tile
 // constants, params.wgsl, the weights' binding (a storage buffer or a
 // texture, read through `weight`) and the entry point with its weight tile
@@ -63,6 +64,9 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
         return; // a workgroup of the folded grid past the end (uniform: per workgroup)
     }
     let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * IGEMM_PIXELS;
+    if leaves(tile0 >= tiles) {
+        return;
+    }
     let last = tiles - 1u;
     let a_base = xi * tiles * cin4 + p.in_c_offset / 4u;
     let a0 = a_base + min(tile0 + 0u, last) * cin4;

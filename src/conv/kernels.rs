@@ -227,6 +227,11 @@ fn main(
 ) {
     gemm(workgroup, local, 0u);
 }
+
+// Whether an invocation whose tiles are all past the end leaves at once.
+fn leaves(past_the_end: bool) -> bool {
+    return past_the_end;
+}
 ";
 
 /// The Winograd products' weights from a storage buffer.
@@ -267,6 +272,12 @@ fn main(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     gemm(workgroup, local, lane);
+}
+
+// Whether a subgroup whose tiles are all past the end leaves at once (all
+// its lanes together, so that the others' broadcasts are unaffected).
+fn leaves(past_the_end: bool) -> bool {
+    return subgroupAll(past_the_end);
 }
 ";
 
