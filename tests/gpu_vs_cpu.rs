@@ -7,7 +7,7 @@ use common::{
     assert_matches_reference, assert_matches_reference_in, forward_with, params, random1, random4,
     Case,
 };
-use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuConv2d, Padding, Precision};
+use conv2d_wgpu::{Activation, Algorithm, Conv2dParams, GpuContext, GpuConv2d, Padding, Precision};
 use ndarray::{s, Array4, ShapeBuilder};
 
 const ACTIVATIONS: [Activation; 7] = [
@@ -382,6 +382,27 @@ fn edge_shapes_match_with_narrow_register_tiles() {
     }
     assert!(runs > 20, "{runs}");
     assert!(depthwise > 10, "{depthwise}");
+}
+
+#[test]
+fn edge_shapes_match_with_register_gemms_in_workgroups_of_64() {
+    // CPU adapters run the register-tiled GEMMs in workgroups of one SIMD
+    // row of 8, GPUs in workgroups of 64: here the latter on any adapter,
+    // on a context of its own with every feature (subgroups included).
+    if common::gpu().is_none() {
+        return;
+    }
+    let ctx = GpuContext::new().expect("a second context on the adapter");
+    conv2d_wgpu::introspect::use_row_workgroups(&ctx, Some(false));
+    let mut gemms = 0;
+    for (i, case) in edge_table().iter().enumerate() {
+        let ran = case.check(&ctx, 8000 + i as u64);
+        gemms += ran
+            .iter()
+            .filter(|a| matches!(a, Algorithm::ImplicitGemm | Algorithm::Gemm))
+            .count();
+    }
+    assert!(gemms > 20, "{gemms}");
 }
 
 #[test]

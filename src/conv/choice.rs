@@ -5,6 +5,9 @@
 //! [`choose`] is the entry point; [`check_forcible`] is the same rules asked
 //! before any input is known (by `GpuConv2d::with_algorithm`).
 
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
 use crate::conv::kernels::{
     KernelKind, Stores, DEPTHWISE_LANES, IGEMM_COLUMNS4, IGEMM_PIXELS, TILED_K, TILED_M, TILED_N,
     WEIGHT_TEXTURE_WIDTH, WORKGROUP_SIZE,
@@ -30,6 +33,10 @@ pub(crate) struct DeviceCaps {
     pub lanes8: bool,
     /// A real GPU (discrete, integrated or virtual), where workgroup memory pays.
     pub gpu: bool,
+    /// A CPU adapter that runs invocations in SIMD rows of 8 (llvmpipe: its
+    /// subgroups are 8 lanes, or it has none), where the register-tiled GEMMs
+    /// take one row per workgroup (`KernelKind::workgroup_size`).
+    pub rows8: bool,
     /// SwiftShader's variants: the register-tiled GEMMs in their narrow
     /// variants (its shader compiler takes minutes on the wide unroll, and
     /// they do not branch), and 3x3 depthwise in 4 x 4 pixel blocks (its
@@ -52,15 +59,23 @@ pub(crate) struct DeviceCaps {
 impl DeviceCaps {
     pub fn of(ctx: &GpuContext) -> Self {
         let f32_budget = Budget::new(ctx.limits(), 1, DType::F32);
-        let narrow_tiles = ctx.is_swiftshader() || ctx.extension::<NarrowTiles>().get();
+        let narrow_tiles = ctx
+            .extension::<Forced<NarrowTiles>>()
+            .get()
+            .unwrap_or(ctx.is_swiftshader());
         let max_texture = ctx.limits().max_texture_dimension_2d;
         DeviceCaps {
             subgroups: ctx.subgroups(),
             lanes8: ctx.subgroups_exactly(DEPTHWISE_LANES) && !ctx.is_gpu(),
             gpu: ctx.is_gpu(),
+            rows8: ctx.extension::<Forced<RowWorkgroups>>().get().unwrap_or(
+                !ctx.is_gpu()
+                    && !narrow_tiles
+                    && (ctx.subgroups_exactly(DEPTHWISE_LANES) || !ctx.subgroups()),
+            ),
             narrow_tiles,
             weight_textures: ctx
-                .extension::<WeightTextures>()
+                .extension::<Forced<WeightTextures>>()
                 .get()
                 .unwrap_or(!ctx.is_gpu() && !narrow_tiles && !ctx.subgroups()),
             texture_rows: if max_texture >= WEIGHT_TEXTURE_WIDTH {
@@ -74,28 +89,19 @@ impl DeviceCaps {
     }
 }
 
-/// Narrow register tiles asked for on a context that would not choose them
-/// (`introspect::use_narrow_tiles`: the tests run those kernels on every
-/// adapter, not only on SwiftShader).
-#[derive(Default)]
-pub(crate) struct NarrowTiles(std::sync::atomic::AtomicBool);
+/// A kernel option asked for (`Some(true)`) or refused (`Some(false)`) on a
+/// context whatever its adapter would choose, or left to the adapter
+/// (`None`), so that the tests run every variant on any adapter; one
+/// context extension per `Tag` (set through `introspect::use_*`).
+pub(crate) struct Forced<Tag>(Mutex<Option<bool>>, PhantomData<Tag>);
 
-impl NarrowTiles {
-    pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub fn set(&self, on: bool) {
-        self.0.store(on, std::sync::atomic::Ordering::Relaxed);
+impl<Tag> Default for Forced<Tag> {
+    fn default() -> Self {
+        Forced(Mutex::new(None), PhantomData)
     }
 }
 
-/// Weight textures asked for (or refused) on a context, whatever its adapter
-/// would choose (`introspect::use_weight_textures`): `None` leaves it to the adapter.
-#[derive(Default)]
-pub(crate) struct WeightTextures(std::sync::Mutex<Option<bool>>);
-
-impl WeightTextures {
+impl<Tag> Forced<Tag> {
     pub fn get(&self) -> Option<bool> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -104,6 +110,17 @@ impl WeightTextures {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = on;
     }
 }
+
+/// `Forced` tag: the register-tiled GEMMs' narrow variants and 3x3 depthwise
+/// in blocks (`introspect::use_narrow_tiles`).
+pub(crate) enum NarrowTiles {}
+
+/// `Forced` tag: weights read through textures (`introspect::use_weight_textures`).
+pub(crate) enum WeightTextures {}
+
+/// `Forced` tag: the register-tiled GEMMs in workgroups of one SIMD row
+/// (`introspect::use_row_workgroups`).
+pub(crate) enum RowWorkgroups {}
 
 /// A layer as the choice sees it.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +141,9 @@ pub(crate) struct LayerFacts<'a> {
 pub(crate) struct Choice {
     pub algorithm: Algorithm,
     pub kernel: KernelKind,
+    /// `DeviceCaps::rows8` of the adapter it was made for (the workgroup
+    /// size of its stages: `Choice::workgroup_size`).
+    pub rows8: bool,
     /// The geometry the kernel sees (a GEMM view for `Gemm` and `TiledGemm`
     /// where one applies, the space-to-depth view where that runs).
     pub geometry: ConvGeometry,
@@ -150,6 +170,7 @@ pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> R
     Ok(Choice {
         algorithm,
         kernel,
+        rows8: caps.rows8,
         geometry,
         space_to_depth,
     })
@@ -200,6 +221,12 @@ pub(crate) fn check_forcible(
 }
 
 impl Choice {
+    /// Invocations per workgroup of `kind`, one of `stages()`, on the
+    /// adapter the choice was made for.
+    pub fn workgroup_size(&self, kind: KernelKind) -> u32 {
+        kind.workgroup_size(self.rows8)
+    }
+
     /// The kernels of one piece, in order: the kernel alone, or Winograd's
     /// input transform, products and output transform.
     pub fn stages(&self) -> Vec<KernelKind> {
@@ -342,9 +369,8 @@ fn unsupported(
 /// group; the direct kernel takes what remains.
 fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorithm {
     let outputs = (g.batch * g.out_h * g.out_w * g.out_c) as u64;
-    let one_workgroup_of_tiles = u64::from(IGEMM_PIXELS * IGEMM_COLUMNS4 * 4)
-        * u64::from(KernelKind::IgemmVec4.workgroup_size())
-        / 4;
+    let one_workgroup_of_tiles =
+        u64::from(IGEMM_PIXELS * IGEMM_COLUMNS4 * 4) * u64::from(WORKGROUP_SIZE) / 4;
     if outputs < one_workgroup_of_tiles {
         return Algorithm::Direct;
     }
@@ -501,6 +527,7 @@ fn fits_one_piece(
         g.out_w as u64,
         g.out_c as u64,
         g.out_c.next_multiple_of(4) as u64,
+        caps.rows8,
     );
     [input, packed, output]
         .iter()
@@ -580,6 +607,7 @@ mod tests {
             subgroups: false,
             lanes8: false,
             gpu: false,
+            rows8: true,
             narrow_tiles: false,
             weight_textures: true,
             texture_rows,
@@ -614,6 +642,7 @@ mod tests {
         let choice = Choice {
             algorithm: Algorithm::ImplicitGemm,
             kernel,
+            rows8: true,
             geometry: view,
             space_to_depth: s2d,
         };
@@ -683,6 +712,7 @@ mod tests {
             Choice {
                 algorithm,
                 kernel,
+                rows8: true,
                 geometry,
                 space_to_depth: None,
             }

@@ -153,6 +153,7 @@ pub(crate) fn dispatches(
                 g.out_w as u64,
                 slice.channels as u64,
                 slice.chunk.w_stride as u64,
+                plan.choice.rows8,
             );
             let grid =
                 FoldedGrid::new(size.workgroups, limits.max_compute_workgroups_per_dimension)
@@ -167,7 +168,7 @@ pub(crate) fn dispatches(
                 .expect("a slice starts inside its weight chunk");
             let params = KernelParams {
                 total: size.total as u32,
-                row_stride: grid.x * kernel.workgroup_size(),
+                row_stride: grid.x * plan.choice.workgroup_size(kernel),
                 in_base,
                 out_base,
                 oc_offset: slice.oc_offset as u32,

@@ -2,6 +2,7 @@
 //! `tests/shaders.rs` validates exactly that: every kernel's source and every
 //! specialisation of its override constants, and the uniform block's layout.
 
+use crate::conv::choice::{Forced, NarrowTiles, RowWorkgroups, WeightTextures};
 use crate::conv::kernels::{KernelKind, Stores};
 use crate::conv::uniform;
 use crate::semantics::precision::DType;
@@ -43,7 +44,11 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
                             name: kind.name(),
                             source: kind.source(dtype, stores),
                             dtype,
-                            constants: kind.constants(activation, check),
+                            constants: kind.constants(
+                                activation,
+                                check,
+                                kind.workgroup_size(false),
+                            ),
                             subgroups: kind.uses_subgroups(),
                             vec4_stores: stores == Stores::Vec4,
                         });
@@ -59,7 +64,8 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
 /// themselves only on SwiftShader), so the tests run them on any adapter.
 /// Affects plans made afterwards.
 pub fn use_narrow_tiles(ctx: &crate::GpuContext, on: bool) {
-    ctx.extension::<crate::conv::choice::NarrowTiles>().set(on);
+    ctx.extension::<Forced<NarrowTiles>>()
+        .set(on.then_some(true));
 }
 
 /// Makes layers on `ctx` read their weights through textures where a kernel
@@ -67,8 +73,15 @@ pub fn use_narrow_tiles(ctx: &crate::GpuContext, on: bool) {
 /// (`None`: CPU adapters without subgroups), so the tests run both kinds on
 /// any adapter. Affects plans made afterwards.
 pub fn use_weight_textures(ctx: &crate::GpuContext, on: Option<bool>) {
-    ctx.extension::<crate::conv::choice::WeightTextures>()
-        .set(on);
+    ctx.extension::<Forced<WeightTextures>>().set(on);
+}
+
+/// Makes layers on `ctx` run the register-tiled GEMMs in workgroups of one
+/// SIMD row of 8 (`Some(true)`), of 64 (`Some(false)`), or as its adapter
+/// chooses (`None`: rows on CPU adapters with 8-lane subgroups or none), so
+/// the tests run both sizes on any adapter. Affects plans made afterwards.
+pub fn use_row_workgroups(ctx: &crate::GpuContext, on: Option<bool>) {
+    ctx.extension::<Forced<RowWorkgroups>>().set(on);
 }
 
 /// The Rust uniform block's size and field offsets, to compare with WGSL's `Params`.

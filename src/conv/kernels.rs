@@ -12,8 +12,16 @@
 use crate::semantics::precision::DType;
 
 /// Invocations per workgroup of the direct, register-tiled and depthwise
-/// kernels (their `WORKGROUP_SIZE` override, set from here).
+/// kernels (their `WORKGROUP_SIZE` override, set from here; the
+/// register-tiled GEMMs on CPU adapters: `ROW_WORKGROUP_SIZE`).
 pub(crate) const WORKGROUP_SIZE: u32 = 64;
+/// Invocations per workgroup of the register-tiled GEMMs where the adapter
+/// runs invocations in SIMD rows of 8 (llvmpipe): one row, so that the
+/// workgroups after one another share input pixels across column tiles.
+/// Alternated in one process with workgroups of 64: B3 (1x1, 256 channels)
+/// 0.79-0.87x the time on lavapipe and 0.81x on GL, B7 0.96x on both; B4,
+/// B9 and B10 within 1% (on lavapipe up to 1% slower).
+pub(crate) const ROW_WORKGROUP_SIZE: u32 = 8;
 /// Output pixels per invocation of the register-tiled GEMMs (the unroll of
 /// their generated bodies).
 pub(crate) const IGEMM_PIXELS: u32 = 8;
@@ -537,23 +545,35 @@ impl KernelKind {
         )
     }
 
-    /// Invocations per workgroup.
-    pub fn workgroup_size(self) -> u32 {
+    /// Invocations per workgroup; `rows8`: the adapter runs invocations in
+    /// SIMD rows of 8 (`DeviceCaps::rows8`).
+    pub fn workgroup_size(self, rows8: bool) -> u32 {
         match self {
+            KernelKind::IgemmSubgroup | KernelKind::IgemmVec4 | KernelKind::IgemmVec4Texture
+                if rows8 =>
+            {
+                ROW_WORKGROUP_SIZE
+            }
             KernelKind::IgemmTiled => TILED_WORKGROUP,
             KernelKind::DepthwiseRows | KernelKind::DepthwiseSubgroup => DEPTHWISE_WORKGROUP,
             _ => WORKGROUP_SIZE,
         }
     }
 
-    /// The override constants of one specialisation.
-    pub fn constants(self, activation: u32, check_bounds: bool) -> Vec<(&'static str, f64)> {
+    /// The override constants of one specialisation (`workgroup`: its
+    /// `workgroup_size`).
+    pub fn constants(
+        self,
+        activation: u32,
+        check_bounds: bool,
+        workgroup: u32,
+    ) -> Vec<(&'static str, f64)> {
         let mut constants = vec![("ACTIVATION", f64::from(activation))];
         match self {
             KernelKind::IgemmTiled => {
                 constants.push(("CHECK_BOUNDS", f64::from(u8::from(check_bounds))))
             }
-            _ => constants.push(("WORKGROUP_SIZE", f64::from(self.workgroup_size()))),
+            _ => constants.push(("WORKGROUP_SIZE", f64::from(workgroup))),
         }
         constants
     }
@@ -586,7 +606,8 @@ impl KernelKind {
     }
 
     /// One dispatch's size for `images` x `out_h` output rows of width
-    /// `out_w` and `channels` output channels stored `w_stride` floats wide.
+    /// `out_w` and `channels` output channels stored `w_stride` floats wide,
+    /// in workgroups of `workgroup_size(rows8)`.
     pub fn dispatch(
         self,
         images: u64,
@@ -594,8 +615,9 @@ impl KernelKind {
         out_w: u64,
         channels: u64,
         w_stride: u64,
+        rows8: bool,
     ) -> DispatchSize {
-        let group = u64::from(self.workgroup_size());
+        let group = u64::from(self.workgroup_size(rows8));
         let rows = images * out_h;
         let pixels = rows * out_w;
         let columns4 = match self {

@@ -773,6 +773,7 @@ fn compile_baseline(ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Resul
             dtype,
             activation: layer.params.activation.shader_code(),
             check_bounds: true,
+            workgroup: KernelKind::Direct.workgroup_size(DeviceCaps::of(ctx).rows8),
             stores: Stores::Scalar,
         },
     )

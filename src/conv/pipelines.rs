@@ -21,6 +21,8 @@ pub(crate) struct PipelineKey {
     pub activation: u32,
     /// The tiled kernel's `CHECK_BOUNDS` (false when its tiles divide the problem).
     pub check_bounds: bool,
+    /// Invocations per workgroup (`KernelKind::workgroup_size`).
+    pub workgroup: u32,
     /// How the register-tiled GEMMs store (the other kernels take `Scalar`).
     pub stores: Stores,
 }
@@ -84,7 +86,7 @@ pub(crate) fn bind_group_layout(
 /// error while compiling.
 pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::ComputePipeline>> {
     let limits = ctx.limits();
-    check_workgroup_size([key.kind.workgroup_size(), 1, 1], limits)?;
+    check_workgroup_size([key.workgroup, 1, 1], limits)?;
     if key.kind == KernelKind::IgemmTiled
         && TILED_WORKGROUP_BYTES > limits.max_compute_workgroup_storage_size
     {
@@ -117,7 +119,9 @@ pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::C
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let constants = key.kind.constants(key.activation, key.check_bounds);
+        let constants = key
+            .kind
+            .constants(key.activation, key.check_bounds, key.workgroup);
         device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(name),
             layout: Some(&pipeline_layout),

@@ -50,7 +50,7 @@ impl Plan {
         let kernel = choice.kernel;
         let budget = Budget::new(
             ctx.limits(),
-            u64::from(kernel.workgroup_size()) * kernel.min_outputs_per_invocation(),
+            u64::from(choice.workgroup_size(kernel)) * kernel.min_outputs_per_invocation(),
             facts.dtype,
         );
         let widest = chunk_widths.iter().copied().max().unwrap_or(1);
@@ -80,6 +80,7 @@ impl Plan {
                         dtype: facts.dtype,
                         activation: facts.layer.params.activation.shader_code(),
                         check_bounds,
+                        workgroup: choice.workgroup_size(kind),
                         // Kinds with one flavour share a pipeline either way.
                         stores: if kind.store_flavours().len() > 1 {
                             stores

@@ -252,6 +252,8 @@ impl LayerWeights {
                 dtype: self.dtype,
                 activation: 0,
                 check_bounds: true,
+                // The weight transforms' workgroups are the same everywhere.
+                workgroup: WORKGROUP_SIZE,
                 stores: Stores::Scalar,
             },
         )?;
