@@ -5,47 +5,35 @@
 // IGEMM_PIXELS tiles x 16 output channels of one xi, register-tiled as the
 // implicit GEMMs are (one mat4x4 of accumulators per tile), with no
 // bounds checks in the loop: tiles past the end repeat the last and store
-// nothing, and an invocation whose tiles are all past the end leaves at once
-// (`leaves`: where the weights are shared, a subgroup of such). V, U and M are f32 whatever the storage type. `p.total` counts
-// runs of IGEMM_PIXELS tiles per xi. Prepended with the element types, tile
-// constants, params.wgsl, the weights' binding (a storage buffer or a
-// texture, read through `weight`) and the entry point with its weight tile
-// (`weight_tile`: plain, or shared across a subgroup).
+// nothing, and an invocation whose tiles are all past the end leaves at once.
+// V, U and M are f32 whatever the storage type. `p.total` counts runs of
+// IGEMM_PIXELS tiles per xi. Devices with subgroups run gemm_subgroup.wgsl.
+// Prepended with the element types, tile constants, params.wgsl, the
+// weights' binding (a storage buffer or a texture, read through `weight`)
+// and products.wgsl.
 
-@group(0) @binding(0) var<storage, read> transformed: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> products: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-override WORKGROUP_SIZE: u32 = 64u;
-
-const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per tile
-
-// The 4 x 4 weight blocks of rows k..k+4 for the 4 column groups of a step.
-struct WeightTile {
-    w0: mat4x4<f32>,
-    w1: mat4x4<f32>,
-    w2: mat4x4<f32>,
-    w3: mat4x4<f32>,
+// The 16 weight vec4 of a step: rows k..k+4 of column groups col0..col0+4.
+fn weight_tile(k: u32, cout4: u32, col0: u32, cols4: u32) -> WeightTile {
+    let c0 = p.col_offset4 + min(col0, cols4 - 1u);
+    let c1 = p.col_offset4 + min(col0 + 1u, cols4 - 1u);
+    let c2 = p.col_offset4 + min(col0 + 2u, cols4 - 1u);
+    let c3 = p.col_offset4 + min(col0 + 3u, cols4 - 1u);
+    let r1 = k + cout4;
+    let r2 = k + 2u * cout4;
+    let r3 = k + 3u * cout4;
+    return WeightTile(
+        mat4x4<f32>(weight(k + c0), weight(r1 + c0), weight(r2 + c0), weight(r3 + c0)),
+        mat4x4<f32>(weight(k + c1), weight(r1 + c1), weight(r2 + c1), weight(r3 + c1)),
+        mat4x4<f32>(weight(k + c2), weight(r1 + c2), weight(r2 + c2), weight(r3 + c2)),
+        mat4x4<f32>(weight(k + c3), weight(r1 + c3), weight(r2 + c3), weight(r3 + c3)),
+    );
 }
 
-fn tile(a: vec4<f32>, w: WeightTile) -> mat4x4<f32> {
-    return mat4x4<f32>(w.w0 * a, w.w1 * a, w.w2 * a, w.w3 * a);
-}
-
-// Column groups col0.. of `tile`'s row (cout4 wide) of M, those below cols4.
-fn store(tile: u32, tiles: u32, base: u32, cout4: u32, col0: u32, cols4: u32, acc: mat4x4<f32>) {
-    if tile >= tiles {
-        return;
-    }
-    let at = base + tile * cout4 + p.col_offset4;
-    for (var j = 0u; j < IGEMM_COLUMNS4; j++) {
-        if col0 + j < cols4 {
-            products[at + col0 + j] = acc[j];
-        }
-    }
-}
-
-fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
     // V rows hold all cin4 channel vec4; this dispatch's group reads k4 of
     // them from in_c_offset, and U's and M's rows are cout4 wide, of which it
     // computes cols4 from col_offset4 (grouped layers: one dispatch per group).
@@ -64,7 +52,7 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
         return; // a workgroup of the folded grid past the end (uniform: per workgroup)
     }
     let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * IGEMM_PIXELS;
-    if leaves(tile0 >= tiles) {
+    if tile0 >= tiles {
         return;
     }
     let last = tiles - 1u;
@@ -88,7 +76,7 @@ fn gemm(workgroup: vec3<u32>, local: u32, lane: u32) {
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
     for (var c4 = 0u; c4 < k4; c4++) {
-        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, cols4, lane);
+        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, cols4);
         acc0 += tile(transformed[a0 + c4], w);
         acc1 += tile(transformed[a1 + c4], w);
         acc2 += tile(transformed[a2 + c4], w);

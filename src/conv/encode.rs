@@ -310,7 +310,7 @@ fn winograd_dispatches(
     let mut dispatches = Vec::new();
     for piece in &plan.pieces {
         let (input, output) = (piece.input_elements(g), piece.output_elements(g));
-        let sizes = winograd::dispatch_sizes(g, piece.images.len(), w_stride);
+        let sizes = winograd::dispatch_sizes(g, piece.images.len(), w_stride, plan.choice.kernel);
         let operands = [
             (
                 Operand::Tensor(input.clone()),

@@ -25,6 +25,11 @@ pub(crate) const ROW_WORKGROUP_SIZE: u32 = 8;
 /// Output pixels per invocation of the register-tiled GEMMs (the unroll of
 /// their generated bodies).
 pub(crate) const IGEMM_PIXELS: u32 = 8;
+/// Tiles per invocation of Winograd's subgroup products kernel (each x 32
+/// output channels, as the subgroup implicit GEMM's pixels: on lavapipe B2
+/// 0.955-0.977x, B5 0.943-1.006x, B8 0.972-1.019x the time of 8 tiles x 16
+/// channels, alternated in one process).
+pub(crate) const WINOGRAD_SUBGROUP_TILES: u32 = 4;
 /// Output pixels per invocation of their narrow variants, for adapters whose
 /// shader compilers take minutes on the wide unroll (SwiftShader).
 pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
@@ -96,6 +101,7 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("IGEMM_COLUMNS4", IGEMM_COLUMNS4),
         ("IGEMM_SUBGROUP_PIXELS", IGEMM_SUBGROUP_PIXELS),
         ("IGEMM_SUBGROUP_COLUMNS4", IGEMM_SUBGROUP_COLUMNS4),
+        ("WINOGRAD_SUBGROUP_TILES", WINOGRAD_SUBGROUP_TILES),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
         ("DEPTHWISE_LANES", DEPTHWISE_LANES),
         ("DEPTHWISE_STRIP_ROWS", DEPTHWISE_STRIP_ROWS),
@@ -209,39 +215,6 @@ fn load_channels4(pixel: u32, c4: u32) -> vec4<f32> {
 }
 ";
 
-/// The Winograd products' entry point and weight tile: each invocation loads
-/// the 16 weight vec4 of a step (after `WINOGRAD_WEIGHTS_BUFFER` or `_TEXTURE`).
-const WINOGRAD_GEMM_PLAIN: &str = "\
-fn weight_tile(k: u32, cout4: u32, col0: u32, cols4: u32, lane: u32) -> WeightTile {
-    let c0 = p.col_offset4 + min(col0, cols4 - 1u);
-    let c1 = p.col_offset4 + min(col0 + 1u, cols4 - 1u);
-    let c2 = p.col_offset4 + min(col0 + 2u, cols4 - 1u);
-    let c3 = p.col_offset4 + min(col0 + 3u, cols4 - 1u);
-    let r1 = k + cout4;
-    let r2 = k + 2u * cout4;
-    let r3 = k + 3u * cout4;
-    return WeightTile(
-        mat4x4<f32>(weight(k + c0), weight(r1 + c0), weight(r2 + c0), weight(r3 + c0)),
-        mat4x4<f32>(weight(k + c1), weight(r1 + c1), weight(r2 + c1), weight(r3 + c1)),
-        mat4x4<f32>(weight(k + c2), weight(r1 + c2), weight(r2 + c2), weight(r3 + c2)),
-        mat4x4<f32>(weight(k + c3), weight(r1 + c3), weight(r2 + c3), weight(r3 + c3)),
-    );
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-    @builtin(workgroup_id) workgroup: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
-) {
-    gemm(workgroup, local, 0u);
-}
-
-// Whether an invocation whose tiles are all past the end leaves at once.
-fn leaves(past_the_end: bool) -> bool {
-    return past_the_end;
-}
-";
-
 /// The Winograd products' weights from a storage buffer.
 const WINOGRAD_WEIGHTS_BUFFER: &str = "\
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
@@ -255,39 +228,6 @@ const WINOGRAD_WEIGHTS_TEXTURE: &str = concat!(
     "@group(0) @binding(1) var weights: texture_2d<f32>;\n",
     texture_weight_wgsl!()
 );
-
-/// The same with subgroups of at least 8: each lane loads 2 of the 16 weight
-/// vec4 of a step and `subgroupBroadcast` hands them to the others.
-const WINOGRAD_GEMM_SUBGROUP: &str = "\
-fn weight_tile(k: u32, cout4: u32, col0: u32, cols4: u32, lane: u32) -> WeightTile {
-    // Lane v holds rows v / 4 and 2 + v / 4 of column group v % 4.
-    let v = lane % 8u;
-    let col = p.col_offset4 + min(col0 + v % 4u, cols4 - 1u);
-    let mine0 = weight(k + (v / 4u) * cout4 + col);
-    let mine1 = weight(k + (2u + v / 4u) * cout4 + col);
-    return WeightTile(
-        mat4x4<f32>(subgroupBroadcast(mine0, 0u), subgroupBroadcast(mine0, 4u), subgroupBroadcast(mine1, 0u), subgroupBroadcast(mine1, 4u)),
-        mat4x4<f32>(subgroupBroadcast(mine0, 1u), subgroupBroadcast(mine0, 5u), subgroupBroadcast(mine1, 1u), subgroupBroadcast(mine1, 5u)),
-        mat4x4<f32>(subgroupBroadcast(mine0, 2u), subgroupBroadcast(mine0, 6u), subgroupBroadcast(mine1, 2u), subgroupBroadcast(mine1, 6u)),
-        mat4x4<f32>(subgroupBroadcast(mine0, 3u), subgroupBroadcast(mine0, 7u), subgroupBroadcast(mine1, 3u), subgroupBroadcast(mine1, 7u)),
-    );
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-    @builtin(workgroup_id) workgroup: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {
-    gemm(workgroup, local, lane);
-}
-
-// Whether a subgroup whose tiles are all past the end leaves at once (all
-// its lanes together, so that the others' broadcasts are unaffected).
-fn leaves(past_the_end: bool) -> bool {
-    return subgroupAll(past_the_end);
-}
-";
 
 /// The compute shaders, one per file in `shaders/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -424,11 +364,19 @@ impl KernelKind {
                 "winograd/input.wgsl",
                 include_str!("../../shaders/winograd/input.wgsl"),
             ),
-            KernelKind::WinogradGemm
-            | KernelKind::WinogradGemmTexture
-            | KernelKind::WinogradGemmSubgroup => (
+            KernelKind::WinogradGemmSubgroup => (
+                "winograd/gemm_subgroup.wgsl",
+                concat!(
+                    include_str!("../../shaders/winograd/products.wgsl"),
+                    include_str!("../../shaders/winograd/gemm_subgroup.wgsl")
+                ),
+            ),
+            KernelKind::WinogradGemm | KernelKind::WinogradGemmTexture => (
                 "winograd/gemm.wgsl",
-                include_str!("../../shaders/winograd/gemm.wgsl"),
+                concat!(
+                    include_str!("../../shaders/winograd/products.wgsl"),
+                    include_str!("../../shaders/winograd/gemm.wgsl")
+                ),
             ),
             KernelKind::WinogradOutput => (
                 "winograd/output.wgsl",
@@ -455,9 +403,10 @@ impl KernelKind {
         match self {
             KernelKind::WinogradInputVec4 => WINOGRAD_INPUT_VEC4,
             KernelKind::WinogradInputScalar => WINOGRAD_INPUT_SCALAR,
-            KernelKind::WinogradGemm | KernelKind::WinogradGemmTexture => WINOGRAD_GEMM_PLAIN,
-            KernelKind::WinogradGemmSubgroup => WINOGRAD_GEMM_SUBGROUP,
-            KernelKind::WinogradOutput
+            KernelKind::WinogradGemm
+            | KernelKind::WinogradGemmTexture
+            | KernelKind::WinogradGemmSubgroup
+            | KernelKind::WinogradOutput
             | KernelKind::WinogradWeights
             | KernelKind::SpaceToDepthInput
             | KernelKind::SpaceToDepthWeights => "",
@@ -495,7 +444,7 @@ impl KernelKind {
             KernelKind::WinogradInputScalar => "winograd/input.wgsl (scalar)",
             KernelKind::WinogradGemm => "winograd/gemm.wgsl",
             KernelKind::WinogradGemmTexture => "winograd/gemm.wgsl (texture)",
-            KernelKind::WinogradGemmSubgroup => "winograd/gemm.wgsl (subgroup)",
+            KernelKind::WinogradGemmSubgroup => "winograd/gemm_subgroup.wgsl",
             _ => self.file().0,
         }
     }
@@ -594,6 +543,14 @@ impl KernelKind {
                 Some(IGEMM_NARROW_PIXELS)
             }
             _ => None,
+        }
+    }
+
+    /// Tiles and vec4 column groups per invocation of a Winograd products kernel.
+    pub fn products_tile(self) -> (u32, u32) {
+        match self {
+            KernelKind::WinogradGemmSubgroup => (WINOGRAD_SUBGROUP_TILES, 2 * IGEMM_COLUMNS4),
+            _ => (IGEMM_PIXELS, IGEMM_COLUMNS4),
         }
     }
 

@@ -12,7 +12,7 @@
 //! the tests hold every kernel to; F(4x4)'s transforms mix the whole 6 x 6
 //! block into each output and measured 1.9x that bound with one input channel.
 
-use crate::conv::kernels::{IGEMM_COLUMNS4, IGEMM_PIXELS, WORKGROUP_SIZE};
+use crate::conv::kernels::{KernelKind, WORKGROUP_SIZE};
 use crate::semantics::geometry::{ConvGeometry, LayerShape};
 
 /// Positions of a transformed 4 x 4 tile: the number of batched products.
@@ -107,27 +107,35 @@ pub(crate) fn images_per_piece(
     let in_image = (g.in_h * g.in_w * g.in_c) as u64 * element_bytes;
     let out_image = (g.out_h * g.out_w * g.out_c) as u64 * element_bytes;
     let by_binding = binding_bytes / in_image.max(out_image).max(v.max(m) * 4).max(1);
-    // A dispatch of k images has at most k times one image's workgroups.
-    let widest = dispatch_sizes(g, 1, w_stride)
-        .iter()
-        .map(|(workgroups, _)| *workgroups)
+    // A dispatch of k images has at most k times one image's workgroups
+    // (whichever kernel runs the products).
+    let widest = [KernelKind::WinogradGemm, KernelKind::WinogradGemmSubgroup]
+        .into_iter()
+        .flat_map(|products| dispatch_sizes(g, 1, w_stride, products))
+        .map(|(workgroups, _)| workgroups)
         .max()
         .unwrap_or(1);
     let by_dispatch = max_workgroups / widest.max(1);
     by_binding.min(by_dispatch).min(g.batch as u64) as usize
 }
 
-/// Workgroups and `p.total` of the three dispatches of `images` images (the
-/// products: of each group's dispatch).
-pub(crate) fn dispatch_sizes(g: &ConvGeometry, images: usize, w_stride: usize) -> [(u64, u64); 3] {
+/// Workgroups and `p.total` of the three dispatches of `images` images, the
+/// products run by the kernel `products` (of each group's dispatch).
+pub(crate) fn dispatch_sizes(
+    g: &ConvGeometry,
+    images: usize,
+    w_stride: usize,
+    products: KernelKind,
+) -> [(u64, u64); 3] {
     let group = u64::from(WORKGROUP_SIZE);
     let tiles = tiles(g, images);
     let in_c4 = g.in_c.div_ceil(4) as u64;
     let out_c4 = (w_stride / 4) as u64;
     let input = tiles * in_c4;
-    let runs = tiles.div_ceil(u64::from(IGEMM_PIXELS));
+    let (tiles_each, columns4) = products.products_tile();
+    let runs = tiles.div_ceil(u64::from(tiles_each));
     let group_out_c4 = g.out_c_per_group().div_ceil(4) as u64;
-    let col_tiles = group_out_c4.div_ceil(u64::from(IGEMM_COLUMNS4));
+    let col_tiles = group_out_c4.div_ceil(u64::from(columns4));
     let output = tiles * out_c4;
     [
         (input.div_ceil(group), input),
