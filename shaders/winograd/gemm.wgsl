@@ -34,39 +34,20 @@ fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    // V rows hold all cin4 channel vec4; this dispatch's group reads k4 of
-    // them from in_c_offset, and U's and M's rows are cout4 wide, of which it
-    // computes cols4 from col_offset4 (grouped layers: one dispatch per group).
-    let cin4 = (p.in_c + 3u) / 4u;
-    let k4 = (p.in_c_per_group + 3u) / 4u;
-    let cout4 = p.w_stride / 4u;
-    let cols4 = (p.chunk_c + 3u) / 4u;
-    let tiles = p.batch * ((p.out_h + 1u) / 2u) * ((p.out_w + 1u) / 2u);
-    let col_tiles = (cols4 + IGEMM_COLUMNS4 - 1u) / IGEMM_COLUMNS4;
-    let runs = (p.total + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
-    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
-    let col0 = (group_index % col_tiles) * IGEMM_COLUMNS4;
-    let rest = group_index / col_tiles;
-    let xi = rest / runs;
-    if xi >= 16u {
-        return; // a workgroup of the folded grid past the end (uniform: per workgroup)
-    }
-    let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * IGEMM_PIXELS;
-    if tile0 >= tiles {
+    let at = work(workgroup, local, IGEMM_PIXELS, IGEMM_COLUMNS4);
+    if at.xi >= 16u || at.tile0 >= at.tiles {
         return;
     }
-    let last = tiles - 1u;
-    let a_base = xi * tiles * cin4 + p.in_c_offset / 4u;
-    let a0 = a_base + min(tile0 + 0u, last) * cin4;
-    let a1 = a_base + min(tile0 + 1u, last) * cin4;
-    let a2 = a_base + min(tile0 + 2u, last) * cin4;
-    let a3 = a_base + min(tile0 + 3u, last) * cin4;
-    let a4 = a_base + min(tile0 + 4u, last) * cin4;
-    let a5 = a_base + min(tile0 + 5u, last) * cin4;
-    let a6 = a_base + min(tile0 + 6u, last) * cin4;
-    let a7 = a_base + min(tile0 + 7u, last) * cin4;
+    let a0 = v_row(at, 0u);
+    let a1 = v_row(at, 1u);
+    let a2 = v_row(at, 2u);
+    let a3 = v_row(at, 3u);
+    let a4 = v_row(at, 4u);
+    let a5 = v_row(at, 5u);
+    let a6 = v_row(at, 6u);
+    let a7 = v_row(at, 7u);
     // Weight rows of this xi: k4 * 4 rows of cout4 vec4.
-    let w_base = xi * k4 * 4u * cout4;
+    let w_base = at.xi * at.k4 * 4u * at.cout4;
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
     var acc2: mat4x4<f32>;
@@ -75,8 +56,8 @@ fn main(
     var acc5: mat4x4<f32>;
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
-    for (var c4 = 0u; c4 < k4; c4++) {
-        let w = weight_tile(w_base + c4 * 4u * cout4, cout4, col0, cols4);
+    for (var c4 = 0u; c4 < at.k4; c4++) {
+        let w = weight_tile(w_base + c4 * 4u * at.cout4, at.cout4, at.col0, at.cols4);
         acc0 += tile(transformed[a0 + c4], w);
         acc1 += tile(transformed[a1 + c4], w);
         acc2 += tile(transformed[a2 + c4], w);
@@ -86,13 +67,13 @@ fn main(
         acc6 += tile(transformed[a6 + c4], w);
         acc7 += tile(transformed[a7 + c4], w);
     }
-    let out_base = xi * tiles * cout4;
-    store(tile0 + 0u, tiles, out_base, cout4, col0, cols4, acc0);
-    store(tile0 + 1u, tiles, out_base, cout4, col0, cols4, acc1);
-    store(tile0 + 2u, tiles, out_base, cout4, col0, cols4, acc2);
-    store(tile0 + 3u, tiles, out_base, cout4, col0, cols4, acc3);
-    store(tile0 + 4u, tiles, out_base, cout4, col0, cols4, acc4);
-    store(tile0 + 5u, tiles, out_base, cout4, col0, cols4, acc5);
-    store(tile0 + 6u, tiles, out_base, cout4, col0, cols4, acc6);
-    store(tile0 + 7u, tiles, out_base, cout4, col0, cols4, acc7);
+    let out_base = at.xi * at.tiles * at.cout4;
+    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc0);
+    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc1);
+    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc2);
+    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc3);
+    store(at.tile0 + 4u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc4);
+    store(at.tile0 + 5u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc5);
+    store(at.tile0 + 6u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc6);
+    store(at.tile0 + 7u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc7);
 }

@@ -16,33 +16,20 @@ fn main(
     @builtin(local_invocation_index) local: u32,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let cin4 = (p.in_c + 3u) / 4u;
-    let k4 = (p.in_c_per_group + 3u) / 4u;
-    let cout4 = p.w_stride / 4u;
-    let cols4 = (p.chunk_c + 3u) / 4u;
-    let tiles = p.batch * ((p.out_h + 1u) / 2u) * ((p.out_w + 1u) / 2u);
-    let col_tiles = (cols4 + 2u * IGEMM_COLUMNS4 - 1u) / (2u * IGEMM_COLUMNS4);
-    let runs = (p.total + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
-    let group_index = workgroup.y * (p.row_stride / WORKGROUP_SIZE) + workgroup.x;
-    let col0 = (group_index % col_tiles) * 2u * IGEMM_COLUMNS4;
-    let rest = group_index / col_tiles;
-    let xi = rest / runs;
-    if xi >= 16u {
+    let at = work(workgroup, local, WINOGRAD_SUBGROUP_TILES, 2u * IGEMM_COLUMNS4);
+    if at.xi >= 16u {
         return; // a workgroup of the folded grid past the end (uniform: per workgroup)
     }
-    let tile0 = ((rest % runs) * WORKGROUP_SIZE + local) * WINOGRAD_SUBGROUP_TILES;
-    if subgroupAll(tile0 >= tiles) {
+    if subgroupAll(at.tile0 >= at.tiles) {
         return;
     }
-    let last = tiles - 1u;
-    let a_base = xi * tiles * cin4 + p.in_c_offset / 4u;
-    let a0 = a_base + min(tile0 + 0u, last) * cin4;
-    let a1 = a_base + min(tile0 + 1u, last) * cin4;
-    let a2 = a_base + min(tile0 + 2u, last) * cin4;
-    let a3 = a_base + min(tile0 + 3u, last) * cin4;
-    let w_base = xi * k4 * 4u * cout4;
+    let a0 = v_row(at, 0u);
+    let a1 = v_row(at, 1u);
+    let a2 = v_row(at, 2u);
+    let a3 = v_row(at, 3u);
+    let w_base = at.xi * at.k4 * 4u * at.cout4;
     // This lane's column group of the 8 in a step.
-    let col = p.col_offset4 + min(col0 + lane % 8u, cols4 - 1u);
+    let col = p.col_offset4 + min(at.col0 + lane % 8u, at.cols4 - 1u);
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
     var acc2: mat4x4<f32>;
@@ -51,12 +38,12 @@ fn main(
     var acc_high1: mat4x4<f32>;
     var acc_high2: mat4x4<f32>;
     var acc_high3: mat4x4<f32>;
-    for (var c4 = 0u; c4 < k4; c4++) {
-        let k = w_base + c4 * 4u * cout4 + col;
+    for (var c4 = 0u; c4 < at.k4; c4++) {
+        let k = w_base + c4 * 4u * at.cout4 + col;
         let m0 = weight(k);
-        let m1 = weight(k + cout4);
-        let m2 = weight(k + 2u * cout4);
-        let m3 = weight(k + 3u * cout4);
+        let m1 = weight(k + at.cout4);
+        let m2 = weight(k + 2u * at.cout4);
+        let m3 = weight(k + 3u * at.cout4);
         let w = WeightTile(
             mat4x4<f32>(subgroupBroadcast(m0, 0u), subgroupBroadcast(m1, 0u), subgroupBroadcast(m2, 0u), subgroupBroadcast(m3, 0u)),
             mat4x4<f32>(subgroupBroadcast(m0, 1u), subgroupBroadcast(m1, 1u), subgroupBroadcast(m2, 1u), subgroupBroadcast(m3, 1u)),
@@ -82,14 +69,14 @@ fn main(
         acc_high2 += tile(v2, w_high);
         acc_high3 += tile(v3, w_high);
     }
-    let out_base = xi * tiles * cout4;
-    store(tile0 + 0u, tiles, out_base, cout4, col0, cols4, acc0);
-    store(tile0 + 1u, tiles, out_base, cout4, col0, cols4, acc1);
-    store(tile0 + 2u, tiles, out_base, cout4, col0, cols4, acc2);
-    store(tile0 + 3u, tiles, out_base, cout4, col0, cols4, acc3);
-    let high = col0 + IGEMM_COLUMNS4;
-    store(tile0 + 0u, tiles, out_base, cout4, high, cols4, acc_high0);
-    store(tile0 + 1u, tiles, out_base, cout4, high, cols4, acc_high1);
-    store(tile0 + 2u, tiles, out_base, cout4, high, cols4, acc_high2);
-    store(tile0 + 3u, tiles, out_base, cout4, high, cols4, acc_high3);
+    let out_base = at.xi * at.tiles * at.cout4;
+    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc0);
+    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc1);
+    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc2);
+    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc3);
+    let high = at.col0 + IGEMM_COLUMNS4;
+    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high0);
+    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high1);
+    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high2);
+    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high3);
 }
