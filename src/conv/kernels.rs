@@ -25,11 +25,6 @@ pub(crate) const ROW_WORKGROUP_SIZE: u32 = 8;
 /// Output pixels per invocation of the register-tiled GEMMs (the unroll of
 /// their generated bodies).
 pub(crate) const IGEMM_PIXELS: u32 = 8;
-/// Tiles per invocation of Winograd's subgroup products kernel (each x 32
-/// output channels, as the subgroup implicit GEMM's pixels: on lavapipe B2
-/// 0.955-0.977x, B5 0.943-1.006x, B8 0.972-1.019x the time of 8 tiles x 16
-/// channels, alternated in one process).
-pub(crate) const WINOGRAD_SUBGROUP_TILES: u32 = 4;
 /// Output pixels per invocation of their narrow variants, for adapters whose
 /// shader compilers take minutes on the wide unroll (SwiftShader).
 pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
@@ -43,6 +38,11 @@ pub(crate) const IGEMM_COLUMNS4: u32 = 4;
 /// (up to 1.26x).
 pub(crate) const IGEMM_SUBGROUP_PIXELS: u32 = 4;
 pub(crate) const IGEMM_SUBGROUP_COLUMNS4: u32 = 8;
+/// Tiles per invocation of Winograd's subgroup products kernel (each x 32
+/// output channels, as the subgroup implicit GEMM's pixels: on lavapipe B2
+/// 0.955-0.977x, B5 0.943-1.006x, B8 0.972-1.019x the time of 8 tiles x 16
+/// channels, alternated in one process).
+pub(crate) const WINOGRAD_SUBGROUP_TILES: u32 = 4;
 /// Output pixels of one row per invocation of the depthwise kernel.
 pub(crate) const DEPTHWISE_PIXELS: u32 = 8;
 /// Lanes of a subgroup of the subgroup depthwise kernel (its subgroups must be
