@@ -673,3 +673,42 @@ pub(crate) struct DispatchSize {
     /// The kernel's `p.total`: invocations (or tiles) with work.
     pub total: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_register_gemms_take_workgroups_of_one_row() {
+        let rows = [
+            KernelKind::IgemmSubgroup,
+            KernelKind::IgemmVec4,
+            KernelKind::IgemmVec4Texture,
+        ];
+        for kind in KernelKind::ALL {
+            let (row, wide) = (kind.workgroup_size(true), kind.workgroup_size(false));
+            if rows.contains(&kind) {
+                assert_eq!(
+                    (row, wide),
+                    (ROW_WORKGROUP_SIZE, WORKGROUP_SIZE),
+                    "{kind:?}"
+                );
+            } else {
+                assert_eq!(row, wide, "{kind:?}");
+            }
+        }
+        // B3 (28 x 28 pixels, 256 channels) on the subgroup kernel: 196
+        // pixel tiles of 4 per column tile of 32 channels.
+        let b3 = |rows8| KernelKind::IgemmSubgroup.dispatch(1, 28, 28, 256, 256, rows8);
+        assert_eq!(b3(false).workgroups, 8 * 4);
+        assert_eq!(b3(true).workgroups, 8 * 25);
+        assert_eq!((b3(false).total, b3(true).total), (196, 196));
+    }
+
+    #[test]
+    fn the_subgroup_winograd_products_take_4_tiles_by_32_channels() {
+        assert_eq!(KernelKind::WinogradGemmSubgroup.products_tile(), (4, 8));
+        assert_eq!(KernelKind::WinogradGemm.products_tile(), (8, 4));
+        assert_eq!(KernelKind::WinogradGemmTexture.products_tile(), (8, 4));
+    }
+}
