@@ -67,13 +67,12 @@ fn main(
         acc6 += tile(transformed[a6 + c4], w);
         acc7 += tile(transformed[a7 + c4], w);
     }
-    let out_base = at.xi * at.tiles * at.cout4;
-    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc0);
-    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc1);
-    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc2);
-    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc3);
-    store(at.tile0 + 4u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc4);
-    store(at.tile0 + 5u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc5);
-    store(at.tile0 + 6u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc6);
-    store(at.tile0 + 7u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc7);
+    store(at, 0u, at.col0, acc0);
+    store(at, 1u, at.col0, acc1);
+    store(at, 2u, at.col0, acc2);
+    store(at, 3u, at.col0, acc3);
+    store(at, 4u, at.col0, acc4);
+    store(at, 5u, at.col0, acc5);
+    store(at, 6u, at.col0, acc6);
+    store(at, 7u, at.col0, acc7);
 }

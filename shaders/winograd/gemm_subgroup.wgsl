@@ -69,14 +69,13 @@ fn main(
         acc_high2 += tile(v2, w_high);
         acc_high3 += tile(v3, w_high);
     }
-    let out_base = at.xi * at.tiles * at.cout4;
-    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc0);
-    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc1);
-    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc2);
-    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, at.col0, at.cols4, acc3);
+    store(at, 0u, at.col0, acc0);
+    store(at, 1u, at.col0, acc1);
+    store(at, 2u, at.col0, acc2);
+    store(at, 3u, at.col0, acc3);
     let high = at.col0 + IGEMM_COLUMNS4;
-    store(at.tile0 + 0u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high0);
-    store(at.tile0 + 1u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high1);
-    store(at.tile0 + 2u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high2);
-    store(at.tile0 + 3u, at.tiles, out_base, at.cout4, high, at.cols4, acc_high3);
+    store(at, 0u, high, acc_high0);
+    store(at, 1u, high, acc_high1);
+    store(at, 2u, high, acc_high2);
+    store(at, 3u, high, acc_high3);
 }

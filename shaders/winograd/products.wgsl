@@ -21,15 +21,17 @@ fn tile(a: vec4<f32>, w: WeightTile) -> mat4x4<f32> {
     return mat4x4<f32>(w.w0 * a, w.w1 * a, w.w2 * a, w.w3 * a);
 }
 
-// Column groups col0.. of `tile`'s row (cout4 wide) of M, those below cols4.
-fn store(tile: u32, tiles: u32, base: u32, cout4: u32, col0: u32, cols4: u32, acc: mat4x4<f32>) {
-    if tile >= tiles {
+// Column groups col0.. of tile at.tile0 + t's row of M, those below cols4
+// (a tile past the end stores nothing).
+fn store(at: Work, t: u32, col0: u32, acc: mat4x4<f32>) {
+    let tile = at.tile0 + t;
+    if tile >= at.tiles {
         return;
     }
-    let at = base + tile * cout4 + p.col_offset4;
+    let row = (at.xi * at.tiles + tile) * at.cout4 + p.col_offset4;
     for (var j = 0u; j < IGEMM_COLUMNS4; j++) {
-        if col0 + j < cols4 {
-            products[at + col0 + j] = acc[j];
+        if col0 + j < at.cols4 {
+            products[row + col0 + j] = acc[j];
         }
     }
 }
