@@ -7,10 +7,14 @@
 // with no workgroup memory: on CPU-like
 // adapters (llvmpipe) every load is expensive and the caches give the reuse,
 // so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
-// channels per pixel) so that it stays in registers. Kernel taps whose pixels
-// are all inside the input take the fast path; the others skip the pixels in
-// the padding (not multiply them by zero, which would turn an infinite weight
-// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// channels per pixel) so that it stays in registers. Padding: `load` reads
+// it as zeros. Where that is exact (every weight finite, so 0 x w adds
+// nothing, or no tap of the layer reaches the padding) the crate sets
+// ZERO_PADDING and every step takes one branch-free path; llvmpipe masks
+// every accumulator update under a branch (B2-B10 ran 1.2-1.45x faster
+// without it). Otherwise taps with all pixels inside take the fast path and
+// the others skip the pixels in the padding (an infinite weight times a zero
+// would be NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: scalar input, any cin; per step, 4 vec4 FMAs and 1 scalar
@@ -26,6 +30,8 @@
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
+// Padding read as zeros and accumulated like any input (see above).
+override ZERO_PADDING: bool = false;
 
 const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
 
@@ -35,8 +41,9 @@ fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(fma(s, w[0], acc[0]), fma(s, w[1], acc[1]), fma(s, w[2], acc[2]), fma(s, w[3], acc[3]));
 }
 
+// The input at `at + c`, zero in the padding (`at` < 0).
 fn load(at: i32, c: u32) -> f32 {
-    return f32(input[u32(max(at, 0)) + c]);
+    return select(0.0, f32(input[u32(max(at, 0)) + c]), at >= 0);
 }
 
 // Weight row k, column groups col..col+4 (clamped to the padded width).
@@ -103,7 +110,7 @@ fn main(
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c = 0u; c < p.in_c_per_group; c++) {
                 let w = weight_row(k0 + c, col0, cols4, stride4);
-                if all_inside {
+                if ZERO_PADDING || all_inside {
                     acc0 = tile(acc0, load(t0, c), w);
                     acc1 = tile(acc1, load(t1, c), w);
                     acc2 = tile(acc2, load(t2, c), w);

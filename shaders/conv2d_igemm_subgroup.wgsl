@@ -7,10 +7,14 @@
 // with no workgroup memory: on CPU-like
 // adapters (llvmpipe) every load is expensive and the caches give the reuse,
 // so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
-// channels per pixel) so that it stays in registers. Kernel taps whose pixels
-// are all inside the input take the fast path; the others skip the pixels in
-// the padding (not multiply them by zero, which would turn an infinite weight
-// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// channels per pixel) so that it stays in registers. Padding: `load` reads
+// it as zeros. Where that is exact (every weight finite, so 0 x w adds
+// nothing, or no tap of the layer reaches the padding) the crate sets
+// ZERO_PADDING and every step takes one branch-free path; llvmpipe masks
+// every accumulator update under a branch (B2-B10 ran 1.2-1.45x faster
+// without it). Otherwise taps with all pixels inside take the fast path and
+// the others skip the pixels in the padding (an infinite weight times a zero
+// would be NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: vec4 input with subgroups of at least 8 invocations (wgpu's
@@ -32,6 +36,8 @@
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
+// Padding read as zeros and accumulated like any input (see above).
+override ZERO_PADDING: bool = false;
 
 const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
 
@@ -41,8 +47,9 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
     return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
 }
 
+// The input at `at + c4`, zeros in the padding (`at` < 0).
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return vec4<f32>(input[u32(max(at, 0)) + c4]);
+    return select(vec4<f32>(), vec4<f32>(input[u32(max(at, 0)) + c4]), at >= 0);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -106,7 +113,7 @@ fn main(
                 let w5 = mat4x4<f32>(subgroupBroadcast(m0, 5u), subgroupBroadcast(m1, 5u), subgroupBroadcast(m2, 5u), subgroupBroadcast(m3, 5u));
                 let w6 = mat4x4<f32>(subgroupBroadcast(m0, 6u), subgroupBroadcast(m1, 6u), subgroupBroadcast(m2, 6u), subgroupBroadcast(m3, 6u));
                 let w7 = mat4x4<f32>(subgroupBroadcast(m0, 7u), subgroupBroadcast(m1, 7u), subgroupBroadcast(m2, 7u), subgroupBroadcast(m3, 7u));
-                if all_inside {
+                if ZERO_PADDING || all_inside {
                     let x0 = load(t0, c4); acc0 += tile(x0, w0, w1, w2, w3); acc_high0 += tile(x0, w4, w5, w6, w7);
                     let x1 = load(t1, c4); acc1 += tile(x1, w0, w1, w2, w3); acc_high1 += tile(x1, w4, w5, w6, w7);
                     let x2 = load(t2, c4); acc2 += tile(x2, w0, w1, w2, w3); acc_high2 += tile(x2, w4, w5, w6, w7);

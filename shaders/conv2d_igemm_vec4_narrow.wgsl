@@ -7,10 +7,14 @@
 // with no workgroup memory: on CPU-like
 // adapters (llvmpipe) every load is expensive and the caches give the reuse,
 // so what counts is FMAs per load. The tile is written out (one mat4x4 of 16
-// channels per pixel) so that it stays in registers. Kernel taps whose pixels
-// are all inside the input take the fast path; the others skip the pixels in
-// the padding (not multiply them by zero, which would turn an infinite weight
-// into NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
+// channels per pixel) so that it stays in registers. Padding: `load` reads
+// it as zeros. Where that is exact (every weight finite, so 0 x w adds
+// nothing, or no tap of the layer reaches the padding) the crate sets
+// ZERO_PADDING and every step takes one branch-free path; llvmpipe masks
+// every accumulator update under a branch (B2-B10 ran 1.2-1.45x faster
+// without it). Otherwise taps with all pixels inside take the fast path and
+// the others skip the pixels in the padding (an infinite weight times a zero
+// would be NaN), as in the CPU reference. Weights: rows k = (ky * kw + kx) * cin + ci
 // of w_stride floats (cout padded to 4). `p.total` counts pixel tiles. Grouped
 // layers run one dispatch per group (in_c_offset, col_offset4).
 // This variant: vec4 input (cin / groups % 4 == 0); per step, 16 vec4 FMAs
@@ -31,6 +35,8 @@
 @group(0) @binding(4) var<uniform> p: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
+// Padding read as zeros and accumulated like any input (see above).
+override ZERO_PADDING: bool = false;
 
 const_assert IGEMM_COLUMNS4 == 4u; // one mat4x4 of accumulators per pixel
 
@@ -40,8 +46,9 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
     return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
 }
 
+// The input at `at + c4`, zeros in the padding (`at` < 0).
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return vec4<f32>(input[u32(max(at, 0)) + c4]);
+    return select(vec4<f32>(), vec4<f32>(input[u32(max(at, 0)) + c4]), at >= 0);
 }
 
 // The 4 x 4 block of weights rows k..k+4, column group `col` (clamped to the padded width).
@@ -100,10 +107,10 @@ fn main(
                 let w1 = weight_block(k, col0 + 1u, cols4, stride4);
                 let w2 = weight_block(k, col0 + 2u, cols4, stride4);
                 let w3 = weight_block(k, col0 + 3u, cols4, stride4);
-                acc0 = inside_or(acc0, acc0 + tile(load(t0, c4), w0, w1, w2, w3), t0 >= 0);
-                acc1 = inside_or(acc1, acc1 + tile(load(t1, c4), w0, w1, w2, w3), t1 >= 0);
-                acc2 = inside_or(acc2, acc2 + tile(load(t2, c4), w0, w1, w2, w3), t2 >= 0);
-                acc3 = inside_or(acc3, acc3 + tile(load(t3, c4), w0, w1, w2, w3), t3 >= 0);
+                acc0 = inside_or(acc0, acc0 + tile(load(t0, c4), w0, w1, w2, w3), ZERO_PADDING || t0 >= 0);
+                acc1 = inside_or(acc1, acc1 + tile(load(t1, c4), w0, w1, w2, w3), ZERO_PADDING || t1 >= 0);
+                acc2 = inside_or(acc2, acc2 + tile(load(t2, c4), w0, w1, w2, w3), ZERO_PADDING || t2 >= 0);
+                acc3 = inside_or(acc3, acc3 + tile(load(t3, c4), w0, w1, w2, w3), ZERO_PADDING || t3 >= 0);
             }
         }
     }

@@ -485,6 +485,37 @@ fn nan_and_infinity_propagate_as_on_the_cpu() {
     }
 }
 
+#[test]
+fn infinite_weights_on_layers_whose_taps_never_reach_padding_match_the_cpu() {
+    // No tap reaches the padding (1x1 'same', 3x3 'valid'): the GEMMs read
+    // padding as zeros even with infinite weights, and nothing changes.
+    let Some(ctx) = common::gpu() else { return };
+    for precision in common::precisions(ctx) {
+        for (k, padding) in [(1, Padding::Same), (3, Padding::Valid)] {
+            let x = random4([1, 5, 7, 8], 31);
+            let mut w = random4([k, k, 8, 8], 32);
+            w[[0, 0, 0, 1]] = f32::INFINITY;
+            w[[k - 1, 0, 3, 5]] = f32::NEG_INFINITY;
+            let p = Conv2dParams {
+                padding,
+                ..Default::default()
+            };
+            for algorithm in [Algorithm::ImplicitGemm, Algorithm::Gemm] {
+                let conv = GpuConv2d::new(ctx, w.view(), None, p)
+                    .and_then(|c| c.with_precision(precision))
+                    .unwrap();
+                let Some(y) = forward_with(conv, algorithm, &x) else {
+                    continue;
+                };
+                let y = y.unwrap();
+                let what = format!("{k}x{k} {padding:?} {algorithm:?} {precision:?}");
+                assert!(y.iter().any(|v| v.is_infinite()), "{what}");
+                assert_matches_reference_in(&y, x.view(), w.view(), None, p, precision, &what);
+            }
+        }
+    }
+}
+
 /// Winograd (F(2x2, 3x3), 'same' padding here) mixes the 4 x 4 input window
 /// of each 2 x 2 output tile: a non-finite input reaches every output of the
 /// tiles whose window holds it (as NaN where infinities of both signs meet).

@@ -134,6 +134,8 @@ pub(crate) struct LayerFacts<'a> {
     pub tuned: Option<Algorithm>,
     /// The element type its weights, inputs and outputs are stored in.
     pub dtype: DType,
+    /// Every weight, as stored, is finite (`LayerWeights::finite`).
+    pub finite_weights: bool,
 }
 
 /// The decision for one input shape.
@@ -151,6 +153,12 @@ pub(crate) struct Choice {
     /// implicit GEMM on a strided layer with few channels), after packing
     /// the input into it.
     pub space_to_depth: Option<SpaceToDepth>,
+    /// The register-tiled GEMMs may read padding as zeros and accumulate it
+    /// (their `ZERO_PADDING`): exact where every weight is finite (0 x w
+    /// adds nothing) or no tap reaches the padding. Otherwise they skip it,
+    /// as the CPU reference does, so that an infinite weight never meets a
+    /// zero (NaN).
+    pub zero_padding: bool,
 }
 
 /// The algorithm and kernel for `g`: the forced one when it supports `g`
@@ -173,6 +181,7 @@ pub(crate) fn choose(facts: LayerFacts, g: &ConvGeometry, caps: DeviceCaps) -> R
         rows8: caps.rows8,
         geometry,
         space_to_depth,
+        zero_padding: facts.finite_weights || !geometry.reaches_padding(),
     })
 }
 
@@ -645,6 +654,7 @@ mod tests {
             rows8: true,
             geometry: view,
             space_to_depth: s2d,
+            zero_padding: true,
         };
         assert_eq!(
             choice.stages(),
@@ -715,6 +725,7 @@ mod tests {
                 rows8: true,
                 geometry,
                 space_to_depth: None,
+                zero_padding: true,
             }
         };
         let aligned = choice(geometry([1, 8, 8, 8], 3, 32), Algorithm::ImplicitGemm);
@@ -791,5 +802,33 @@ mod tests {
             lower(Algorithm::ImplicitGemm, &scalar, roomy, 1).1,
             KernelKind::IgemmScalar
         );
+    }
+
+    #[test]
+    fn padding_is_read_as_zeros_where_weights_are_finite_or_no_tap_reaches_it() {
+        let zero_padding = |k: usize, finite_weights: bool| {
+            let params = Conv2dParams {
+                padding: Padding::Same,
+                ..Default::default()
+            };
+            let layer = LayerShape::new([k, k, 8, 32], None, params).unwrap();
+            let facts = LayerFacts {
+                layer: &layer,
+                weight_chunks: 1,
+                forced: Some(Algorithm::ImplicitGemm),
+                tuned: None,
+                dtype: DType::F32,
+                finite_weights,
+            };
+            let g = layer.geometry([1, 16, 16, 8]).unwrap();
+            choose(facts, &g, cpu_without_subgroups(1 << 20))
+                .unwrap()
+                .zero_padding
+        };
+        assert!(zero_padding(3, true));
+        // An infinite weight times a padding zero would be NaN: skipped.
+        assert!(!zero_padding(3, false));
+        // 1 x 1 'same' never reaches the padding.
+        assert!(zero_padding(1, false));
     }
 }

@@ -59,8 +59,9 @@ fn tile(a: vec4<f32>, w0: mat4x4<f32>, w1: mat4x4<f32>, w2: mat4x4<f32>, w3: mat
     return mat4x4<f32>(w0 * a, w1 * a, w2 * a, w3 * a);
 }
 
+// The input at `at + c4`, zeros in the padding (`at` < 0).
 fn load(at: i32, c4: u32) -> vec4<f32> {
-    return vec4<f32>(input[u32(max(at, 0)) + c4]);
+    return select(vec4<f32>(), vec4<f32>(input[u32(max(at, 0)) + c4]), at >= 0);
 }
 ";
 
@@ -128,9 +129,9 @@ const VEC4_SETUP: &str = "    let in_c4 = p.in_c / 4u;
 
 const VEC4_ACCUMULATE: &str = "acc@@ += tile(load(t@@, c4), w0, w1, w2, w3)";
 
-/// The wide variants: taps with every pixel inside take the fast path, the
-/// others skip the pixels in the padding.
-const BRANCHING_ACCUMULATE: &str = "                if all_inside {
+/// The wide variants: with `ZERO_PADDING`, or for taps with every pixel
+/// inside, the fast path; otherwise the pixels in the padding are skipped.
+const BRANCHING_ACCUMULATE: &str = "                if ZERO_PADDING || all_inside {
                     {{accumulate}};
                 } else {
                     if t@@ >= 0 { {{accumulate}}; }
@@ -139,7 +140,7 @@ const BRANCHING_ACCUMULATE: &str = "                if all_inside {
 const ALL_INSIDE: &str = "            let all_inside = {{min_of_taps}} >= 0;";
 
 /// The narrow variants: every pixel's new sum is kept where its tap is
-/// inside (a select, no branch).
+/// inside or padding counts as zeros (a select, no branch).
 const NARROW_NOTES: &str =
     "// Narrow variant (SwiftShader): no branch per tap. SwiftShader runs every\n\
 // lane through both sides of a branch whether or not a lane takes it (the\n\
@@ -147,7 +148,8 @@ const NARROW_NOTES: &str =
 // is computed and kept only where its tap is inside (`inside_or`): 1.4x the\n\
 // speed on B2-B10 in Chromium on SwiftShader.";
 
-const NARROW_ACCUMULATE: &str = "                acc@@ = inside_or(acc@@, {{sum}}, t@@ >= 0);";
+const NARROW_ACCUMULATE: &str =
+    "                acc@@ = inside_or(acc@@, {{sum}}, ZERO_PADDING || t@@ >= 0);";
 
 const VEC4_SLOTS: &[(&str, &str)] = &[
     (
@@ -191,8 +193,9 @@ fn tile(acc: mat4x4<f32>, a: f32, w: mat4x4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(fma(s, w[0], acc[0]), fma(s, w[1], acc[1]), fma(s, w[2], acc[2]), fma(s, w[3], acc[3]));
 }
 
+// The input at `at + c`, zero in the padding (`at` < 0).
 fn load(at: i32, c: u32) -> f32 {
-    return f32(input[u32(max(at, 0)) + c]);
+    return select(0.0, f32(input[u32(max(at, 0)) + c]), at >= 0);
 }
 ",
             ),

@@ -27,8 +27,9 @@ pub struct ShaderSpecialisation {
 }
 
 /// Every kernel for both element types with every activation, both
-/// `CHECK_BOUNDS` values where the kernel has that override, and both store
-/// flavours of the register-tiled GEMMs.
+/// `CHECK_BOUNDS` values where the kernel has that override, both store
+/// flavours of the register-tiled GEMMs, and both `ZERO_PADDING` values of
+/// those that have it.
 pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
     let mut all = Vec::new();
     for kind in KernelKind::ALL {
@@ -36,22 +37,30 @@ pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
             KernelKind::IgemmTiled => &[true, false],
             _ => &[true],
         };
+        let zero_padding: &[bool] = if kind.has_zero_padding() {
+            &[false, true]
+        } else {
+            &[false]
+        };
         for dtype in [DType::F32, DType::F16] {
             for activation in 0..7 {
                 for &check in check_bounds {
                     for &stores in kind.store_flavours() {
-                        all.push(ShaderSpecialisation {
-                            name: kind.name(),
-                            source: kind.source(dtype, stores),
-                            dtype,
-                            constants: kind.constants(
-                                activation,
-                                check,
-                                kind.workgroup_size(false),
-                            ),
-                            subgroups: kind.uses_subgroups(),
-                            vec4_stores: stores == Stores::Vec4,
-                        });
+                        for &zeros in zero_padding {
+                            all.push(ShaderSpecialisation {
+                                name: kind.name(),
+                                source: kind.source(dtype, stores),
+                                dtype,
+                                constants: kind.constants(
+                                    activation,
+                                    check,
+                                    kind.workgroup_size(false),
+                                    zeros,
+                                ),
+                                subgroups: kind.uses_subgroups(),
+                                vec4_stores: stores == Stores::Vec4,
+                            });
+                        }
                     }
                 }
             }

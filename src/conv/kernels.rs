@@ -510,12 +510,14 @@ impl KernelKind {
     }
 
     /// The override constants of one specialisation (`workgroup`: its
-    /// `workgroup_size`).
+    /// `workgroup_size`; `zero_padding`: `ZERO_PADDING`, for the kernels
+    /// that have it).
     pub fn constants(
         self,
         activation: u32,
         check_bounds: bool,
         workgroup: u32,
+        zero_padding: bool,
     ) -> Vec<(&'static str, f64)> {
         let mut constants = vec![("ACTIVATION", f64::from(activation))];
         match self {
@@ -524,7 +526,24 @@ impl KernelKind {
             }
             _ => constants.push(("WORKGROUP_SIZE", f64::from(workgroup))),
         }
+        if self.has_zero_padding() {
+            constants.push(("ZERO_PADDING", f64::from(u8::from(zero_padding))));
+        }
         constants
+    }
+
+    /// The kernels generated from `shaders/templates/conv2d_igemm.wgsl.in`,
+    /// which read padding as zeros when their `ZERO_PADDING` is set (and
+    /// otherwise skip it).
+    pub fn has_zero_padding(self) -> bool {
+        matches!(
+            self,
+            KernelKind::IgemmVec4
+                | KernelKind::IgemmVec4Texture
+                | KernelKind::IgemmScalar
+                | KernelKind::IgemmSubgroup
+                | KernelKind::IgemmVec4Narrow
+        )
     }
 
     /// The register-tiled implicit GEMMs (which run grouped layers per group).
@@ -703,6 +722,18 @@ mod tests {
         assert_eq!(b3(false).workgroups, 8 * 4);
         assert_eq!(b3(true).workgroups, 8 * 25);
         assert_eq!((b3(false).total, b3(true).total), (196, 196));
+    }
+
+    #[test]
+    fn zero_padding_is_a_constant_of_the_generated_gemms_only() {
+        for kind in KernelKind::ALL {
+            let source = kind.source(DType::F32, Stores::Scalar);
+            let has = kind
+                .constants(0, true, 64, true)
+                .contains(&("ZERO_PADDING", 1.0));
+            assert_eq!(has, kind.has_zero_padding(), "{kind:?}");
+            assert_eq!(has, source.contains("override ZERO_PADDING"), "{kind:?}");
+        }
     }
 
     #[test]

@@ -651,6 +651,7 @@ impl GpuConv2d {
             forced: self.forced,
             tuned: None,
             dtype: self.dtype(),
+            finite_weights: self.weights.finite,
         }
     }
 
@@ -775,6 +776,7 @@ fn compile_baseline(ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Resul
             check_bounds: true,
             workgroup: KernelKind::Direct.workgroup_size(DeviceCaps::of(ctx).rows8),
             stores: Stores::Scalar,
+            zero_padding: false,
         },
     )
     .map(drop)

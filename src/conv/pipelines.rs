@@ -25,6 +25,9 @@ pub(crate) struct PipelineKey {
     pub workgroup: u32,
     /// How the register-tiled GEMMs store (the other kernels take `Scalar`).
     pub stores: Stores,
+    /// `ZERO_PADDING` of the kernels that have it (`Choice::zero_padding`);
+    /// false for the others.
+    pub zero_padding: bool,
 }
 
 /// Pipelines built so far on one device (a context extension); never rebuilt per call.
@@ -119,9 +122,12 @@ pub(crate) fn pipeline(ctx: &GpuContext, key: PipelineKey) -> Result<Arc<wgpu::C
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let constants = key
-            .kind
-            .constants(key.activation, key.check_bounds, key.workgroup);
+        let constants = key.kind.constants(
+            key.activation,
+            key.check_bounds,
+            key.workgroup,
+            key.zero_padding,
+        );
         device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(name),
             layout: Some(&pipeline_layout),

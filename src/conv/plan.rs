@@ -87,6 +87,7 @@ impl Plan {
                         } else {
                             Stores::Scalar
                         },
+                        zero_padding: choice.zero_padding && kind.has_zero_padding(),
                     },
                 )
             })

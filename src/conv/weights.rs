@@ -40,6 +40,9 @@ pub(crate) struct LayerWeights {
     pub bias: wgpu::Buffer,
     /// The element type of both.
     pub dtype: DType,
+    /// Every weight, as stored, is finite: the register-tiled GEMMs may then
+    /// read padding as zeros (`Choice::zero_padding`).
+    pub finite: bool,
     /// Winograd's transform of the weights (`conv/winograd.rs`), f32, made
     /// on the device by `GpuConv2d::new` where the heuristic runs Winograd,
     /// or by `with_algorithm(Winograd)`, else by the first plan that does.
@@ -108,6 +111,7 @@ impl LayerWeights {
                 chunks,
                 bias,
                 dtype,
+                finite: elements::all_finite(weights.iter().copied(), dtype),
                 winograd: Mutex::default(),
                 space_to_depth: Mutex::default(),
                 textures: Mutex::default(),
@@ -120,32 +124,39 @@ impl LayerWeights {
     /// The chunks stay as they are: a narrower type only needs less room.
     pub fn converted(&self, ctx: &GpuContext, layer: &LayerShape, dtype: DType) -> Result<Self> {
         check(ctx, layer, dtype)?;
-        let convert = |buffer: &wgpu::Buffer, elements: usize| -> Result<wgpu::Buffer> {
+        // The buffer as `dtype`, and whether all its values are finite so.
+        let convert = |buffer: &wgpu::Buffer, elements: usize| -> Result<(wgpu::Buffer, bool)> {
             let staging = ctx.copy_to_staging(buffer, "reading weights back")?;
             let values = ctx.read_back_with(&staging, |bytes| {
                 elements::with_f32(bytes, self.dtype, elements, <[f32]>::to_vec)
             })?;
+            let finite = elements::all_finite(values.iter().copied(), dtype);
             let encoded = elements::encode(&values, dtype);
-            ctx.capture("uploading weights and bias", || {
+            let buffer = ctx.capture("uploading weights and bias", || {
                 ctx.tensor_buffer_init("conv2d weights", encoded.bytes())
-            })
+            })?;
+            Ok((buffer, finite))
         };
         let per_column = layer.weights[..3].iter().product::<usize>();
+        let mut finite = true;
         let chunks = self
             .chunks
             .iter()
             .map(|chunk| {
+                let (buffer, chunk_finite) = convert(&chunk.buffer, per_column * chunk.w_stride)?;
+                finite &= chunk_finite;
                 Ok(WeightChunk {
                     channels: chunk.channels.clone(),
                     w_stride: chunk.w_stride,
-                    buffer: convert(&chunk.buffer, per_column * chunk.w_stride)?,
+                    buffer,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(LayerWeights {
             chunks,
-            bias: convert(&self.bias, layer.out_channels())?,
+            bias: convert(&self.bias, layer.out_channels())?.0,
             dtype,
+            finite,
             winograd: Mutex::default(),
             space_to_depth: Mutex::default(),
             textures: Mutex::default(),
@@ -255,6 +266,7 @@ impl LayerWeights {
                 // The weight transforms' workgroups are the same everywhere.
                 workgroup: WORKGROUP_SIZE,
                 stores: Stores::Scalar,
+                zero_padding: false,
             },
         )?;
         let layout = pipelines::bind_group_layout(ctx, false)?;

@@ -34,6 +34,15 @@ pub(crate) fn encode(values: &[f32], dtype: DType) -> Encoded<'_> {
     }
 }
 
+/// Whether every one of `values`, stored as `dtype`, is finite (an f32 beyond
+/// f16's range becomes an infinity in f16).
+pub(crate) fn all_finite(values: impl IntoIterator<Item = f32>, dtype: DType) -> bool {
+    values.into_iter().all(|v| match dtype {
+        DType::F32 => v.is_finite(),
+        DType::F16 => f16::from_f32(v).is_finite(),
+    })
+}
+
 /// Hands the first `len` elements of a `dtype` buffer's `bytes` to
 /// `use_values` as f32: in place for f32, widened into a new vector for f16.
 pub(crate) fn with_f32<T>(

@@ -177,6 +177,18 @@ impl ConvGeometry {
     pub fn out_c_per_group(&self) -> usize {
         self.out_c / self.groups
     }
+
+    /// Whether some tap of some output pixel falls in the padding (outside
+    /// the input).
+    pub fn reaches_padding(&self) -> bool {
+        let reach = |out: usize, stride: usize, kernel: usize, dilation: usize| {
+            out.saturating_sub(1) * stride + (kernel - 1) * dilation
+        };
+        self.pad_top > 0
+            || self.pad_left > 0
+            || reach(self.out_h, self.stride[0], self.k_h, self.dilation[0]) >= self.in_h
+            || reach(self.out_w, self.stride[1], self.k_w, self.dilation[1]) >= self.in_w
+    }
 }
 
 enum AxisPadding {
@@ -298,6 +310,37 @@ mod tests {
         assert_eq!(out_pad(6, 3, 2, 1, true), (3, 0));
         // kernel larger than the input still gives ceil(in / s) outputs.
         assert_eq!(out_pad(2, 5, 1, 1, true), (2, 2));
+    }
+
+    #[test]
+    fn padding_is_reached_only_where_some_tap_falls_outside_the_input() {
+        use crate::semantics::params::{Conv2dParams, Padding};
+        let reaches = |k: usize, stride: usize, padding: Padding| {
+            let params = Conv2dParams {
+                stride: [stride, stride],
+                padding,
+                ..Default::default()
+            };
+            LayerShape::new([k, k, 4, 8], None, params)
+                .unwrap()
+                .geometry([1, 7, 7, 4])
+                .unwrap()
+                .reaches_padding()
+        };
+        assert!(!reaches(3, 1, Padding::Valid));
+        assert!(!reaches(1, 1, Padding::Same));
+        assert!(!reaches(1, 2, Padding::Same));
+        assert!(reaches(3, 1, Padding::Same));
+        // 7 rows, k 3, stride 2, same: out 4, padding 1 above and 1 below.
+        assert!(reaches(3, 2, Padding::Same));
+        // Padding below only: the last output's taps reach it.
+        let below = Padding::Explicit {
+            top: 0,
+            bottom: 1,
+            left: 0,
+            right: 0,
+        };
+        assert!(reaches(3, 1, below));
     }
 
     #[test]
