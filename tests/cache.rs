@@ -84,7 +84,7 @@ fn the_cache_is_bounded_and_evicts_the_least_recent_shape() {
 fn winograd_weights_are_transformed_in_new_where_the_heuristic_runs_winograd() {
     let Some(_) = common::gpu() else { return };
     let ctx = GpuContext::new().unwrap(); // its own, so other tests' work is not counted
-    let w = random4([3, 3, 32, 32], 4);
+    let w = random4([3, 3, 64, 64], 4);
     let p = Conv2dParams {
         padding: Padding::Same,
         ..Default::default()
@@ -92,7 +92,7 @@ fn winograd_weights_are_transformed_in_new_where_the_heuristic_runs_winograd() {
     let before = ctx.stats();
     let conv = GpuConv2d::new(&ctx, w.view(), None, p).unwrap();
     let in_new = ctx.stats().submits - before.submits;
-    let input = [1, 12, 12, 32];
+    let input = [1, 12, 12, 64];
     if conv.algorithm_for(input).unwrap() != Algorithm::Winograd {
         // A GPU or SwiftShader: nothing transformed, nothing submitted.
         assert_eq!(in_new, 0);

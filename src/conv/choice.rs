@@ -367,11 +367,12 @@ fn unsupported(
 /// would not fill one workgroup (it measured faster there: the seed, B1, runs
 /// in half the time); else depthwise where it applies; else, on CPU-like
 /// adapters other than SwiftShader, Winograd for 3x3 stride-1 layers with at
-/// least 32 input and output channels per group (on llvmpipe, alternating
-/// with the implicit GEMM in one process: 1.6-1.9x on B2 and B5, 1.2-1.5x on
-/// B8's 32 channels, where the transforms weigh more against the products
-/// they save; 1.4-1.7x with 2 or 4 groups of 32, 0.84-1.16x with groups of
-/// 16); else, on GPUs, the
+/// least 32 input and output channels per group, 64 where the implicit GEMM
+/// shares its weight loads over subgroups (on llvmpipe, alternating with the
+/// implicit GEMM in one process, since that reads padding as zeros: on GL
+/// 1.38x on B2, 1.44x on B5, 1.16x on B8's 32 channels, where the transforms
+/// weigh more against the products they save; on lavapipe 1.1x on B2 and B5
+/// but 0.85x on B8); else, on GPUs, the
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
@@ -405,9 +406,11 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
 }
 
 /// Whether the heuristic runs Winograd where it applies: CPU-like adapters
-/// other than SwiftShader, at least 32 channels in and out per group.
+/// other than SwiftShader, at least 32 channels in and out per group (64
+/// with subgroups).
 fn winograd_pays(group_in_c: usize, group_out_c: usize, caps: DeviceCaps) -> bool {
-    !caps.gpu && !caps.narrow_tiles && group_in_c >= 32 && group_out_c >= 32
+    let least = if caps.subgroups { 64 } else { 32 };
+    !caps.gpu && !caps.narrow_tiles && group_in_c >= least && group_out_c >= least
 }
 
 /// Whether the heuristic will run Winograd on this layer, stored in
