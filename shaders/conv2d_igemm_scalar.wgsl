@@ -85,6 +85,14 @@ fn main(
     let o5 = next_origin(&at_pixel);
     let o6 = next_origin(&at_pixel);
     let o7 = next_origin(&at_pixel);
+    let o8 = next_origin(&at_pixel);
+    let o9 = next_origin(&at_pixel);
+    let o10 = next_origin(&at_pixel);
+    let o11 = next_origin(&at_pixel);
+    let o12 = next_origin(&at_pixel);
+    let o13 = next_origin(&at_pixel);
+    let o14 = next_origin(&at_pixel);
+    let o15 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
@@ -94,6 +102,14 @@ fn main(
     var acc5: mat4x4<f32>;
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
+    var acc8: mat4x4<f32>;
+    var acc9: mat4x4<f32>;
+    var acc10: mat4x4<f32>;
+    var acc11: mat4x4<f32>;
+    var acc12: mat4x4<f32>;
+    var acc13: mat4x4<f32>;
+    var acc14: mat4x4<f32>;
+    var acc15: mat4x4<f32>;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
@@ -106,7 +122,15 @@ fn main(
             let t5 = tap(o5, dy, dx, in_at, p.in_c);
             let t6 = tap(o6, dy, dx, in_at, p.in_c);
             let t7 = tap(o7, dy, dx, in_at, p.in_c);
-            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
+            let t8 = tap(o8, dy, dx, in_at, p.in_c);
+            let t9 = tap(o9, dy, dx, in_at, p.in_c);
+            let t10 = tap(o10, dy, dx, in_at, p.in_c);
+            let t11 = tap(o11, dy, dx, in_at, p.in_c);
+            let t12 = tap(o12, dy, dx, in_at, p.in_c);
+            let t13 = tap(o13, dy, dx, in_at, p.in_c);
+            let t14 = tap(o14, dy, dx, in_at, p.in_c);
+            let t15 = tap(o15, dy, dx, in_at, p.in_c);
+            let all_inside = min(min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))), min(min(min(t8, t9), min(t10, t11)), min(min(t12, t13), min(t14, t15)))) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c = 0u; c < p.in_c_per_group; c++) {
                 let w = weight_row(k0 + c, col0, cols4, stride4);
@@ -119,6 +143,14 @@ fn main(
                     acc5 = tile(acc5, load(t5, c), w);
                     acc6 = tile(acc6, load(t6, c), w);
                     acc7 = tile(acc7, load(t7, c), w);
+                    acc8 = tile(acc8, load(t8, c), w);
+                    acc9 = tile(acc9, load(t9, c), w);
+                    acc10 = tile(acc10, load(t10, c), w);
+                    acc11 = tile(acc11, load(t11, c), w);
+                    acc12 = tile(acc12, load(t12, c), w);
+                    acc13 = tile(acc13, load(t13, c), w);
+                    acc14 = tile(acc14, load(t14, c), w);
+                    acc15 = tile(acc15, load(t15, c), w);
                 } else {
                     if t0 >= 0 { acc0 = tile(acc0, load(t0, c), w); }
                     if t1 >= 0 { acc1 = tile(acc1, load(t1, c), w); }
@@ -128,6 +160,14 @@ fn main(
                     if t5 >= 0 { acc5 = tile(acc5, load(t5, c), w); }
                     if t6 >= 0 { acc6 = tile(acc6, load(t6, c), w); }
                     if t7 >= 0 { acc7 = tile(acc7, load(t7, c), w); }
+                    if t8 >= 0 { acc8 = tile(acc8, load(t8, c), w); }
+                    if t9 >= 0 { acc9 = tile(acc9, load(t9, c), w); }
+                    if t10 >= 0 { acc10 = tile(acc10, load(t10, c), w); }
+                    if t11 >= 0 { acc11 = tile(acc11, load(t11, c), w); }
+                    if t12 >= 0 { acc12 = tile(acc12, load(t12, c), w); }
+                    if t13 >= 0 { acc13 = tile(acc13, load(t13, c), w); }
+                    if t14 >= 0 { acc14 = tile(acc14, load(t14, c), w); }
+                    if t15 >= 0 { acc15 = tile(acc15, load(t15, c), w); }
                 }
             }
         }
@@ -141,4 +181,12 @@ fn main(
     store_tile(pixel0 + 5u, col0, acc5 + biases);
     store_tile(pixel0 + 6u, col0, acc6 + biases);
     store_tile(pixel0 + 7u, col0, acc7 + biases);
+    store_tile(pixel0 + 8u, col0, acc8 + biases);
+    store_tile(pixel0 + 9u, col0, acc9 + biases);
+    store_tile(pixel0 + 10u, col0, acc10 + biases);
+    store_tile(pixel0 + 11u, col0, acc11 + biases);
+    store_tile(pixel0 + 12u, col0, acc12 + biases);
+    store_tile(pixel0 + 13u, col0, acc13 + biases);
+    store_tile(pixel0 + 14u, col0, acc14 + biases);
+    store_tile(pixel0 + 15u, col0, acc15 + biases);
 }

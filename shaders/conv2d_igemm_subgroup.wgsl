@@ -79,15 +79,27 @@ fn main(
     let o1 = next_origin(&at_pixel);
     let o2 = next_origin(&at_pixel);
     let o3 = next_origin(&at_pixel);
+    let o4 = next_origin(&at_pixel);
+    let o5 = next_origin(&at_pixel);
+    let o6 = next_origin(&at_pixel);
+    let o7 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
     var acc2: mat4x4<f32>;
     var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>;
+    var acc5: mat4x4<f32>;
+    var acc6: mat4x4<f32>;
+    var acc7: mat4x4<f32>;
     var acc_high0: mat4x4<f32>;
     var acc_high1: mat4x4<f32>;
     var acc_high2: mat4x4<f32>;
     var acc_high3: mat4x4<f32>;
+    var acc_high4: mat4x4<f32>;
+    var acc_high5: mat4x4<f32>;
+    var acc_high6: mat4x4<f32>;
+    var acc_high7: mat4x4<f32>;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
@@ -96,7 +108,11 @@ fn main(
             let t1 = tap(o1, dy, dx, in_at, in_c4);
             let t2 = tap(o2, dy, dx, in_at, in_c4);
             let t3 = tap(o3, dy, dx, in_at, in_c4);
-            let all_inside = min(min(t0, t1), min(t2, t3)) >= 0;
+            let t4 = tap(o4, dy, dx, in_at, in_c4);
+            let t5 = tap(o5, dy, dx, in_at, in_c4);
+            let t6 = tap(o6, dy, dx, in_at, in_c4);
+            let t7 = tap(o7, dy, dx, in_at, in_c4);
+            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
@@ -118,11 +134,19 @@ fn main(
                     let x1 = load(t1, c4); acc1 += tile(x1, w0, w1, w2, w3); acc_high1 += tile(x1, w4, w5, w6, w7);
                     let x2 = load(t2, c4); acc2 += tile(x2, w0, w1, w2, w3); acc_high2 += tile(x2, w4, w5, w6, w7);
                     let x3 = load(t3, c4); acc3 += tile(x3, w0, w1, w2, w3); acc_high3 += tile(x3, w4, w5, w6, w7);
+                    let x4 = load(t4, c4); acc4 += tile(x4, w0, w1, w2, w3); acc_high4 += tile(x4, w4, w5, w6, w7);
+                    let x5 = load(t5, c4); acc5 += tile(x5, w0, w1, w2, w3); acc_high5 += tile(x5, w4, w5, w6, w7);
+                    let x6 = load(t6, c4); acc6 += tile(x6, w0, w1, w2, w3); acc_high6 += tile(x6, w4, w5, w6, w7);
+                    let x7 = load(t7, c4); acc7 += tile(x7, w0, w1, w2, w3); acc_high7 += tile(x7, w4, w5, w6, w7);
                 } else {
                     if t0 >= 0 { let x0 = load(t0, c4); acc0 += tile(x0, w0, w1, w2, w3); acc_high0 += tile(x0, w4, w5, w6, w7); }
                     if t1 >= 0 { let x1 = load(t1, c4); acc1 += tile(x1, w0, w1, w2, w3); acc_high1 += tile(x1, w4, w5, w6, w7); }
                     if t2 >= 0 { let x2 = load(t2, c4); acc2 += tile(x2, w0, w1, w2, w3); acc_high2 += tile(x2, w4, w5, w6, w7); }
                     if t3 >= 0 { let x3 = load(t3, c4); acc3 += tile(x3, w0, w1, w2, w3); acc_high3 += tile(x3, w4, w5, w6, w7); }
+                    if t4 >= 0 { let x4 = load(t4, c4); acc4 += tile(x4, w0, w1, w2, w3); acc_high4 += tile(x4, w4, w5, w6, w7); }
+                    if t5 >= 0 { let x5 = load(t5, c4); acc5 += tile(x5, w0, w1, w2, w3); acc_high5 += tile(x5, w4, w5, w6, w7); }
+                    if t6 >= 0 { let x6 = load(t6, c4); acc6 += tile(x6, w0, w1, w2, w3); acc_high6 += tile(x6, w4, w5, w6, w7); }
+                    if t7 >= 0 { let x7 = load(t7, c4); acc7 += tile(x7, w0, w1, w2, w3); acc_high7 += tile(x7, w4, w5, w6, w7); }
                 }
             }
         }
@@ -132,9 +156,17 @@ fn main(
     store_tile(pixel0 + 1u, col0, acc1 + biases);
     store_tile(pixel0 + 2u, col0, acc2 + biases);
     store_tile(pixel0 + 3u, col0, acc3 + biases);
+    store_tile(pixel0 + 4u, col0, acc4 + biases);
+    store_tile(pixel0 + 5u, col0, acc5 + biases);
+    store_tile(pixel0 + 6u, col0, acc6 + biases);
+    store_tile(pixel0 + 7u, col0, acc7 + biases);
     let biases_high = bias_tile(col0 + IGEMM_COLUMNS4);
     store_tile(pixel0 + 0u, col0 + IGEMM_COLUMNS4, acc_high0 + biases_high);
     store_tile(pixel0 + 1u, col0 + IGEMM_COLUMNS4, acc_high1 + biases_high);
     store_tile(pixel0 + 2u, col0 + IGEMM_COLUMNS4, acc_high2 + biases_high);
     store_tile(pixel0 + 3u, col0 + IGEMM_COLUMNS4, acc_high3 + biases_high);
+    store_tile(pixel0 + 4u, col0 + IGEMM_COLUMNS4, acc_high4 + biases_high);
+    store_tile(pixel0 + 5u, col0 + IGEMM_COLUMNS4, acc_high5 + biases_high);
+    store_tile(pixel0 + 6u, col0 + IGEMM_COLUMNS4, acc_high6 + biases_high);
+    store_tile(pixel0 + 7u, col0 + IGEMM_COLUMNS4, acc_high7 + biases_high);
 }

@@ -86,6 +86,14 @@ fn main(
     let o5 = next_origin(&at_pixel);
     let o6 = next_origin(&at_pixel);
     let o7 = next_origin(&at_pixel);
+    let o8 = next_origin(&at_pixel);
+    let o9 = next_origin(&at_pixel);
+    let o10 = next_origin(&at_pixel);
+    let o11 = next_origin(&at_pixel);
+    let o12 = next_origin(&at_pixel);
+    let o13 = next_origin(&at_pixel);
+    let o14 = next_origin(&at_pixel);
+    let o15 = next_origin(&at_pixel);
 
     var acc0: mat4x4<f32>;
     var acc1: mat4x4<f32>;
@@ -95,6 +103,14 @@ fn main(
     var acc5: mat4x4<f32>;
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
+    var acc8: mat4x4<f32>;
+    var acc9: mat4x4<f32>;
+    var acc10: mat4x4<f32>;
+    var acc11: mat4x4<f32>;
+    var acc12: mat4x4<f32>;
+    var acc13: mat4x4<f32>;
+    var acc14: mat4x4<f32>;
+    var acc15: mat4x4<f32>;
     for (var ky = 0u; ky < p.k_h; ky++) {
         let dy = i32(ky * p.dilation_h);
         for (var kx = 0u; kx < p.k_w; kx++) {
@@ -107,7 +123,15 @@ fn main(
             let t5 = tap(o5, dy, dx, in_at, in_c4);
             let t6 = tap(o6, dy, dx, in_at, in_c4);
             let t7 = tap(o7, dy, dx, in_at, in_c4);
-            let all_inside = min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))) >= 0;
+            let t8 = tap(o8, dy, dx, in_at, in_c4);
+            let t9 = tap(o9, dy, dx, in_at, in_c4);
+            let t10 = tap(o10, dy, dx, in_at, in_c4);
+            let t11 = tap(o11, dy, dx, in_at, in_c4);
+            let t12 = tap(o12, dy, dx, in_at, in_c4);
+            let t13 = tap(o13, dy, dx, in_at, in_c4);
+            let t14 = tap(o14, dy, dx, in_at, in_c4);
+            let t15 = tap(o15, dy, dx, in_at, in_c4);
+            let all_inside = min(min(min(min(t0, t1), min(t2, t3)), min(min(t4, t5), min(t6, t7))), min(min(min(t8, t9), min(t10, t11)), min(min(t12, t13), min(t14, t15)))) >= 0;
             let k0 = (ky * p.k_w + kx) * p.in_c_per_group;
             for (var c4 = 0u; c4 < group_c4; c4++) {
                 let k = k0 + c4 * 4u;
@@ -124,6 +148,14 @@ fn main(
                     acc5 += tile(load(t5, c4), w0, w1, w2, w3);
                     acc6 += tile(load(t6, c4), w0, w1, w2, w3);
                     acc7 += tile(load(t7, c4), w0, w1, w2, w3);
+                    acc8 += tile(load(t8, c4), w0, w1, w2, w3);
+                    acc9 += tile(load(t9, c4), w0, w1, w2, w3);
+                    acc10 += tile(load(t10, c4), w0, w1, w2, w3);
+                    acc11 += tile(load(t11, c4), w0, w1, w2, w3);
+                    acc12 += tile(load(t12, c4), w0, w1, w2, w3);
+                    acc13 += tile(load(t13, c4), w0, w1, w2, w3);
+                    acc14 += tile(load(t14, c4), w0, w1, w2, w3);
+                    acc15 += tile(load(t15, c4), w0, w1, w2, w3);
                 } else {
                     if t0 >= 0 { acc0 += tile(load(t0, c4), w0, w1, w2, w3); }
                     if t1 >= 0 { acc1 += tile(load(t1, c4), w0, w1, w2, w3); }
@@ -133,6 +165,14 @@ fn main(
                     if t5 >= 0 { acc5 += tile(load(t5, c4), w0, w1, w2, w3); }
                     if t6 >= 0 { acc6 += tile(load(t6, c4), w0, w1, w2, w3); }
                     if t7 >= 0 { acc7 += tile(load(t7, c4), w0, w1, w2, w3); }
+                    if t8 >= 0 { acc8 += tile(load(t8, c4), w0, w1, w2, w3); }
+                    if t9 >= 0 { acc9 += tile(load(t9, c4), w0, w1, w2, w3); }
+                    if t10 >= 0 { acc10 += tile(load(t10, c4), w0, w1, w2, w3); }
+                    if t11 >= 0 { acc11 += tile(load(t11, c4), w0, w1, w2, w3); }
+                    if t12 >= 0 { acc12 += tile(load(t12, c4), w0, w1, w2, w3); }
+                    if t13 >= 0 { acc13 += tile(load(t13, c4), w0, w1, w2, w3); }
+                    if t14 >= 0 { acc14 += tile(load(t14, c4), w0, w1, w2, w3); }
+                    if t15 >= 0 { acc15 += tile(load(t15, c4), w0, w1, w2, w3); }
                 }
             }
         }
@@ -146,4 +186,12 @@ fn main(
     store_tile(pixel0 + 5u, col0, acc5 + biases);
     store_tile(pixel0 + 6u, col0, acc6 + biases);
     store_tile(pixel0 + 7u, col0, acc7 + biases);
+    store_tile(pixel0 + 8u, col0, acc8 + biases);
+    store_tile(pixel0 + 9u, col0, acc9 + biases);
+    store_tile(pixel0 + 10u, col0, acc10 + biases);
+    store_tile(pixel0 + 11u, col0, acc11 + biases);
+    store_tile(pixel0 + 12u, col0, acc12 + biases);
+    store_tile(pixel0 + 13u, col0, acc13 + biases);
+    store_tile(pixel0 + 14u, col0, acc14 + biases);
+    store_tile(pixel0 + 15u, col0, acc15 + biases);
 }

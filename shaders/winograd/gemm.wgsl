@@ -2,12 +2,12 @@
 // M[xi] = V[xi] x U[xi], [tiles][cin] x [cin][cout] for each position xi of
 // the transformed tile, where U = G g G^T are the weights transformed once
 // on the host (src/conv/winograd.rs). Each invocation computes
-// IGEMM_PIXELS tiles x 16 output channels of one xi, register-tiled as the
+// WINOGRAD_TILES tiles x 16 output channels of one xi, register-tiled as the
 // implicit GEMMs are (one mat4x4 of accumulators per tile), with no
 // bounds checks in the loop: tiles past the end repeat the last and store
 // nothing, and an invocation whose tiles are all past the end leaves at once.
 // V, U and M are f32 whatever the storage type. `p.total` counts runs of
-// IGEMM_PIXELS tiles per xi. Devices with subgroups run gemm_subgroup.wgsl.
+// WINOGRAD_TILES tiles per xi. Devices with subgroups run gemm_subgroup.wgsl.
 // Prepended with the element types, tile constants, params.wgsl, the
 // weights' binding (a storage buffer or a texture, read through `weight`)
 // and products.wgsl.
@@ -34,7 +34,7 @@ fn main(
     @builtin(workgroup_id) workgroup: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let at = work(workgroup, local, IGEMM_PIXELS, IGEMM_COLUMNS4);
+    let at = work(workgroup, local, WINOGRAD_TILES, IGEMM_COLUMNS4);
     if at.xi >= 16u || at.tile0 >= at.tiles {
         return;
     }

@@ -23,26 +23,30 @@ pub(crate) const WORKGROUP_SIZE: u32 = 64;
 /// B9 and B10 within 1% (on lavapipe up to 1% slower).
 pub(crate) const ROW_WORKGROUP_SIZE: u32 = 8;
 /// Output pixels per invocation of the register-tiled GEMMs (the unroll of
-/// their generated bodies).
-pub(crate) const IGEMM_PIXELS: u32 = 8;
+/// their generated bodies). On llvmpipe GL, alternated in one process with
+/// 8 pixels since they read padding as zeros: B2-B10 1.2-1.3x faster (B3
+/// 1.25x, B7 1.17x).
+pub(crate) const IGEMM_PIXELS: u32 = 16;
 /// Output pixels per invocation of their narrow variants, for adapters whose
 /// shader compilers take minutes on the wide unroll (SwiftShader).
 pub(crate) const IGEMM_NARROW_PIXELS: u32 = 4;
 /// vec4 column groups (4 output channels each) per invocation of those kernels.
 pub(crate) const IGEMM_COLUMNS4: u32 = 4;
 /// Output pixels and vec4 column groups per invocation of the subgroup
-/// variant: 4 x 32 channels, the same 128 accumulators as 8 x 16, with 4
-/// input loads per step instead of 8 (its weights cost 4 loads shared
-/// across the subgroup). On lavapipe, alternated with 8 x 16 in one
-/// process: 0.87-0.96x the time on B2, B3, B4, B7, B9, B10; 8 x 32 spilled
-/// (up to 1.26x).
-pub(crate) const IGEMM_SUBGROUP_PIXELS: u32 = 4;
+/// variant: 8 x 32 channels (its weights cost 4 loads a step shared across
+/// the subgroup). On lavapipe, alternated in one process since the GEMMs
+/// read padding as zeros: 4 x 32 took 1.05-1.2x the time on B2-B10, 16 x 32
+/// 1.3-2.7x. (With the padding branch, 8 x 32 had been the slower.)
+pub(crate) const IGEMM_SUBGROUP_PIXELS: u32 = 8;
 pub(crate) const IGEMM_SUBGROUP_COLUMNS4: u32 = 8;
 /// Tiles per invocation of Winograd's subgroup products kernel (each x 32
 /// output channels, as the subgroup implicit GEMM's pixels: on lavapipe B2
 /// 0.955-0.977x, B5 0.943-1.006x, B8 0.972-1.019x the time of 8 tiles x 16
 /// channels, alternated in one process).
 pub(crate) const WINOGRAD_SUBGROUP_TILES: u32 = 4;
+/// Tiles per invocation of Winograd's other products kernels (each x 16
+/// output channels).
+pub(crate) const WINOGRAD_TILES: u32 = 8;
 /// Output pixels of one row per invocation of the depthwise kernel.
 pub(crate) const DEPTHWISE_PIXELS: u32 = 8;
 /// Lanes of a subgroup of the subgroup depthwise kernel (its subgroups must be
@@ -102,6 +106,7 @@ pub(crate) fn tile_constants_wgsl() -> String {
         ("IGEMM_SUBGROUP_PIXELS", IGEMM_SUBGROUP_PIXELS),
         ("IGEMM_SUBGROUP_COLUMNS4", IGEMM_SUBGROUP_COLUMNS4),
         ("WINOGRAD_SUBGROUP_TILES", WINOGRAD_SUBGROUP_TILES),
+        ("WINOGRAD_TILES", WINOGRAD_TILES),
         ("DEPTHWISE_PIXELS", DEPTHWISE_PIXELS),
         ("DEPTHWISE_LANES", DEPTHWISE_LANES),
         ("DEPTHWISE_STRIP_ROWS", DEPTHWISE_STRIP_ROWS),
@@ -569,7 +574,7 @@ impl KernelKind {
     pub fn products_tile(self) -> (u32, u32) {
         match self {
             KernelKind::WinogradGemmSubgroup => (WINOGRAD_SUBGROUP_TILES, 2 * IGEMM_COLUMNS4),
-            _ => (IGEMM_PIXELS, IGEMM_COLUMNS4),
+            _ => (WINOGRAD_TILES, IGEMM_COLUMNS4),
         }
     }
 
@@ -716,12 +721,12 @@ mod tests {
                 assert_eq!(row, wide, "{kind:?}");
             }
         }
-        // B3 (28 x 28 pixels, 256 channels) on the subgroup kernel: 196
-        // pixel tiles of 4 per column tile of 32 channels.
+        // B3 (28 x 28 pixels, 256 channels) on the subgroup kernel: 98
+        // pixel tiles of 8 per column tile of 32 channels.
         let b3 = |rows8| KernelKind::IgemmSubgroup.dispatch(1, 28, 28, 256, 256, rows8);
-        assert_eq!(b3(false).workgroups, 8 * 4);
-        assert_eq!(b3(true).workgroups, 8 * 25);
-        assert_eq!((b3(false).total, b3(true).total), (196, 196));
+        assert_eq!(b3(false).workgroups, 8 * 2);
+        assert_eq!(b3(true).workgroups, 8 * 13);
+        assert_eq!((b3(false).total, b3(true).total), (98, 98));
     }
 
     #[test]
