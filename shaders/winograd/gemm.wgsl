@@ -46,6 +46,14 @@ fn main(
     let a5 = v_row(at, 5u);
     let a6 = v_row(at, 6u);
     let a7 = v_row(at, 7u);
+    let a8 = v_row(at, 8u);
+    let a9 = v_row(at, 9u);
+    let a10 = v_row(at, 10u);
+    let a11 = v_row(at, 11u);
+    let a12 = v_row(at, 12u);
+    let a13 = v_row(at, 13u);
+    let a14 = v_row(at, 14u);
+    let a15 = v_row(at, 15u);
     // Weight rows of this xi: k4 * 4 rows of cout4 vec4.
     let w_base = at.xi * at.k4 * 4u * at.cout4;
     var acc0: mat4x4<f32>;
@@ -56,6 +64,14 @@ fn main(
     var acc5: mat4x4<f32>;
     var acc6: mat4x4<f32>;
     var acc7: mat4x4<f32>;
+    var acc8: mat4x4<f32>;
+    var acc9: mat4x4<f32>;
+    var acc10: mat4x4<f32>;
+    var acc11: mat4x4<f32>;
+    var acc12: mat4x4<f32>;
+    var acc13: mat4x4<f32>;
+    var acc14: mat4x4<f32>;
+    var acc15: mat4x4<f32>;
     for (var c4 = 0u; c4 < at.k4; c4++) {
         let w = weight_tile(w_base + c4 * 4u * at.cout4, at.cout4, at.col0, at.cols4);
         acc0 += tile(transformed[a0 + c4], w);
@@ -66,6 +82,14 @@ fn main(
         acc5 += tile(transformed[a5 + c4], w);
         acc6 += tile(transformed[a6 + c4], w);
         acc7 += tile(transformed[a7 + c4], w);
+        acc8 += tile(transformed[a8 + c4], w);
+        acc9 += tile(transformed[a9 + c4], w);
+        acc10 += tile(transformed[a10 + c4], w);
+        acc11 += tile(transformed[a11 + c4], w);
+        acc12 += tile(transformed[a12 + c4], w);
+        acc13 += tile(transformed[a13 + c4], w);
+        acc14 += tile(transformed[a14 + c4], w);
+        acc15 += tile(transformed[a15 + c4], w);
     }
     store(at, 0u, at.col0, acc0);
     store(at, 1u, at.col0, acc1);
@@ -75,4 +99,12 @@ fn main(
     store(at, 5u, at.col0, acc5);
     store(at, 6u, at.col0, acc6);
     store(at, 7u, at.col0, acc7);
+    store(at, 8u, at.col0, acc8);
+    store(at, 9u, at.col0, acc9);
+    store(at, 10u, at.col0, acc10);
+    store(at, 11u, at.col0, acc11);
+    store(at, 12u, at.col0, acc12);
+    store(at, 13u, at.col0, acc13);
+    store(at, 14u, at.col0, acc14);
+    store(at, 15u, at.col0, acc15);
 }

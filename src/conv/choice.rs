@@ -366,13 +366,13 @@ fn unsupported(
 /// The heuristic: the direct kernel for problems so small that a tiled kernel
 /// would not fill one workgroup (it measured faster there: the seed, B1, runs
 /// in half the time); else depthwise where it applies; else, on CPU-like
-/// adapters other than SwiftShader, Winograd for 3x3 stride-1 layers with at
-/// least 32 input and output channels per group, 64 where the implicit GEMM
-/// shares its weight loads over subgroups (on llvmpipe, alternating with the
-/// implicit GEMM in one process, since that reads padding as zeros: on GL
-/// 1.38x on B2, 1.44x on B5, 1.16x on B8's 32 channels, where the transforms
-/// weigh more against the products they save; on lavapipe 1.1x on B2 and B5
-/// but 0.85x on B8); else, on GPUs, the
+/// adapters without subgroups (llvmpipe on GL), Winograd for 3x3 stride-1
+/// layers with at least 64 input and output channels per group (alternating
+/// with the implicit GEMM in one process, since that reads padding as zeros
+/// in tiles of 16 pixels: about 1.2x on B2 and B5, 0.8x on B8's 32
+/// channels, where the transforms weigh more against the products they
+/// save; on lavapipe, where the implicit GEMM shares its weight loads over
+/// subgroups, Winograd ties on B2 and B5 and loses on B8); else, on GPUs, the
 /// workgroup-memory tiled GEMM, and on CPU-like adapters (llvmpipe) the
 /// register-tiled one (workgroup memory is a net loss there); grouped layers
 /// with at least 4 input channels per group run the register-tiled GEMM per
@@ -406,11 +406,10 @@ fn heuristic(g: &ConvGeometry, caps: DeviceCaps, facts: &LayerFacts) -> Algorith
 }
 
 /// Whether the heuristic runs Winograd where it applies: CPU-like adapters
-/// other than SwiftShader, at least 32 channels in and out per group (64
-/// with subgroups).
+/// without subgroups, other than SwiftShader, at least 64 channels in and
+/// out per group.
 fn winograd_pays(group_in_c: usize, group_out_c: usize, caps: DeviceCaps) -> bool {
-    let least = if caps.subgroups { 64 } else { 32 };
-    !caps.gpu && !caps.narrow_tiles && group_in_c >= least && group_out_c >= least
+    !caps.gpu && !caps.narrow_tiles && !caps.subgroups && group_in_c >= 64 && group_out_c >= 64
 }
 
 /// Whether the heuristic will run Winograd on this layer, stored in
