@@ -151,7 +151,8 @@ fn main(
             }
         }
     }
-    let biases = bias_tile(col0);
+    let mine_bias = bias_column(col0 + v);
+    let biases = mat4x4<f32>(subgroupBroadcast(mine_bias, 0u), subgroupBroadcast(mine_bias, 1u), subgroupBroadcast(mine_bias, 2u), subgroupBroadcast(mine_bias, 3u));
     store_tile(pixel0 + 0u, col0, acc0 + biases);
     store_tile(pixel0 + 1u, col0, acc1 + biases);
     store_tile(pixel0 + 2u, col0, acc2 + biases);
@@ -160,7 +161,7 @@ fn main(
     store_tile(pixel0 + 5u, col0, acc5 + biases);
     store_tile(pixel0 + 6u, col0, acc6 + biases);
     store_tile(pixel0 + 7u, col0, acc7 + biases);
-    let biases_high = bias_tile(col0 + IGEMM_COLUMNS4);
+    let biases_high = mat4x4<f32>(subgroupBroadcast(mine_bias, 4u), subgroupBroadcast(mine_bias, 5u), subgroupBroadcast(mine_bias, 6u), subgroupBroadcast(mine_bias, 7u));
     store_tile(pixel0 + 0u, col0 + IGEMM_COLUMNS4, acc_high0 + biases_high);
     store_tile(pixel0 + 1u, col0 + IGEMM_COLUMNS4, acc_high1 + biases_high);
     store_tile(pixel0 + 2u, col0 + IGEMM_COLUMNS4, acc_high2 + biases_high);

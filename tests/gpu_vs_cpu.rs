@@ -516,6 +516,32 @@ fn infinite_weights_on_layers_whose_taps_never_reach_padding_match_the_cpu() {
     }
 }
 
+#[test]
+fn weights_beyond_f16_range_meet_padding_as_infinities_in_f16() {
+    // 1e5 is finite in f32 and an infinity in f16: the f16 layer must skip
+    // the padding next to it, as the reference does with the rounded weights.
+    let Some(ctx) = common::gpu() else { return };
+    if !common::precisions(ctx).contains(&Precision::F16) {
+        return;
+    }
+    let x = random4([1, 6, 9, 4], 41);
+    let mut w = random4([3, 3, 4, 8], 42);
+    w[[0, 0, 0, 1]] = 1e5;
+    let p = Conv2dParams {
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let conv = GpuConv2d::new(ctx, w.view(), None, p)
+        .and_then(|c| c.with_precision(Precision::F16))
+        .unwrap();
+    let y = forward_with(conv, Algorithm::ImplicitGemm, &x)
+        .expect("the implicit GEMM runs this layer")
+        .unwrap();
+    assert!(y.iter().any(|v| v.is_infinite()));
+    let what = "1e5 weight in f16 next to padding";
+    assert_matches_reference_in(&y, x.view(), w.view(), None, p, Precision::F16, what);
+}
+
 /// Winograd (F(2x2, 3x3), 'same' padding here) mixes the 4 x 4 input window
 /// of each 2 x 2 output tile: a non-finite input reaches every output of the
 /// tiles whose window holds it (as NaN where infinities of both signs meet).

@@ -67,7 +67,14 @@ fn load(at: i32, c4: u32) -> vec4<f32> {
 
 const ACCUMULATORS_HIGH: &str = "    var acc_high@@: mat4x4<f32>;";
 
-const STORES_HIGH: &str = "    let biases_high = bias_tile(col0 + IGEMM_COLUMNS4);
+const BIASES: &str = "    let biases = bias_tile(col0);";
+
+/// The subgroup variant's 32 biases: lane v loads column group col0 + v and
+/// hands it to the others (4 loads a lane instead of 32).
+const SUBGROUP_BIASES: &str = "    let mine_bias = bias_column(col0 + v);
+    let biases = mat4x4<f32>(subgroupBroadcast(mine_bias, 0u), subgroupBroadcast(mine_bias, 1u), subgroupBroadcast(mine_bias, 2u), subgroupBroadcast(mine_bias, 3u));";
+
+const STORES_HIGH: &str = "    let biases_high = mat4x4<f32>(subgroupBroadcast(mine_bias, 4u), subgroupBroadcast(mine_bias, 5u), subgroupBroadcast(mine_bias, 6u), subgroupBroadcast(mine_bias, 7u));
     store_tile(pixel0 + @@u, col0 + IGEMM_COLUMNS4, acc_high@@ + biases_high);";
 
 const WEIGHT_BLOCK: &str =
@@ -356,10 +363,16 @@ fn generate(variant: &Variant) -> String {
         ("", ALL_INSIDE, BRANCHING_ACCUMULATE)
     };
     // The subgroup variant's second column half.
-    let (columns4, accumulators_high, stores_high) = if variant.tile == TileShape::Subgroup {
-        ("IGEMM_SUBGROUP_COLUMNS4", ACCUMULATORS_HIGH, STORES_HIGH)
+    let (columns4, accumulators_high, biases, stores_high) = if variant.tile == TileShape::Subgroup
+    {
+        (
+            "IGEMM_SUBGROUP_COLUMNS4",
+            ACCUMULATORS_HIGH,
+            SUBGROUP_BIASES,
+            STORES_HIGH,
+        )
     } else {
-        ("IGEMM_COLUMNS4", "", "")
+        ("IGEMM_COLUMNS4", "", BIASES, "")
     };
     let variant_slots = [
         ("narrow_notes", notes),
@@ -367,6 +380,7 @@ fn generate(variant: &Variant) -> String {
         ("accumulate_block", accumulate),
         ("columns4", columns4),
         ("accumulators_high", accumulators_high),
+        ("biases", biases),
         ("stores_high", stores_high),
     ];
     let defaults = [("weights_binding", WEIGHTS_BUFFER)];
