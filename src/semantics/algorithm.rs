@@ -9,11 +9,13 @@
 pub enum Algorithm {
     /// One invocation per output element. Handles every layer; the baseline.
     Direct,
-    /// Implicit GEMM with register tiles (8 pixels x 16 channels per
-    /// invocation — 4 pixels on SwiftShader, whose compiler takes ~45 s on the
-    /// wider unroll — vec4 loads along channels, weights shared across a
-    /// workgroup). Grouped layers run one GEMM per group; needs
-    /// `cout / groups` to be a multiple of 4.
+    /// Implicit GEMM with register tiles (16 pixels x 16 channels per
+    /// invocation, 8 x 32 with subgroups — 4 pixels on SwiftShader, whose
+    /// compiler takes ~45 s on a wider unroll — vec4 loads along channels,
+    /// weights shared across a subgroup where there is one). Padding is read
+    /// as zeros where every weight is finite, and skipped (as the CPU
+    /// reference does) next to an infinite or NaN weight. Grouped layers run
+    /// one GEMM per group; needs `cout / groups` to be a multiple of 4.
     ImplicitGemm,
     /// A plain GEMM, for 1x1 kernels with stride 1 and no padding, and for
     /// kernels that cover the whole unpadded input (one output pixel). Runs the
@@ -22,7 +24,8 @@ pub enum Algorithm {
     /// Depthwise (`groups == cin == cout`, `cin % 4 == 0`): 8 pixels x 4
     /// channels per invocation, input rows reused from registers (3x3 stride-1
     /// layers: on devices with subgroups of exactly 8, a lane per column with
-    /// its neighbours shuffled in, 16 rows each; on SwiftShader, 4 x 4 blocks).
+    /// its neighbours shuffled in, strips of up to 28 rows; on SwiftShader,
+    /// 4 x 4 blocks).
     Depthwise,
     /// Implicit GEMM tiled through workgroup memory (64 x 64 outputs per
     /// workgroup, 8 x 8 per invocation), the design that wins on GPUs; chosen
