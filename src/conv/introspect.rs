@@ -33,34 +33,30 @@ pub struct ShaderSpecialisation {
 pub fn shader_specialisations() -> Vec<ShaderSpecialisation> {
     let mut all = Vec::new();
     for kind in KernelKind::ALL {
-        let check_bounds: &[bool] = match kind {
-            KernelKind::IgemmTiled => &[true, false],
-            _ => &[true],
-        };
-        let zero_padding: &[bool] = if kind.has_zero_padding() {
-            &[false, true]
-        } else {
-            &[false]
+        // (CHECK_BOUNDS, ZERO_PADDING): a kernel has at most one of the two,
+        // which then takes both values.
+        let switches: &[(bool, bool)] = match kind {
+            KernelKind::IgemmTiled => &[(true, false), (false, false)],
+            _ if kind.has_zero_padding() => &[(true, false), (true, true)],
+            _ => &[(true, false)],
         };
         for dtype in [DType::F32, DType::F16] {
             for activation in 0..7 {
-                for &check in check_bounds {
-                    for &stores in kind.store_flavours() {
-                        for &zeros in zero_padding {
-                            all.push(ShaderSpecialisation {
-                                name: kind.name(),
-                                source: kind.source(dtype, stores),
-                                dtype,
-                                constants: kind.constants(
-                                    activation,
-                                    check,
-                                    kind.workgroup_size(false),
-                                    zeros,
-                                ),
-                                subgroups: kind.uses_subgroups(),
-                                vec4_stores: stores == Stores::Vec4,
-                            });
-                        }
+                for &stores in kind.store_flavours() {
+                    for &(check, zeros) in switches {
+                        all.push(ShaderSpecialisation {
+                            name: kind.name(),
+                            source: kind.source(dtype, stores),
+                            dtype,
+                            constants: kind.constants(
+                                activation,
+                                check,
+                                kind.workgroup_size(false),
+                                zeros,
+                            ),
+                            subgroups: kind.uses_subgroups(),
+                            vec4_stores: stores == Stores::Vec4,
+                        });
                     }
                 }
             }
