@@ -464,8 +464,14 @@ fn stack_vs_separate(ctx: &GpuContext, budget: Duration) -> Result<(), Box<dyn s
     Ok(())
 }
 
+/// Layers built for each candidate of a tuning row. Identical layers can run
+/// at different speeds on llvmpipe, by up to ~1.5x in one process, for as
+/// long as they live (where their buffers lie, not what they run): each
+/// candidate's figure is its median layer's.
+const INSTANCES: usize = 3;
+
 /// The shape under `Tuning::Measure` (on the same context, switched for the
-/// measurement and back), beside the heuristic's layer and every algorithm
+/// measurement and back), beside the heuristic's layers and every algorithm
 /// forced, all alternated call by call.
 fn tuning_row(
     ctx: &GpuContext,
@@ -476,73 +482,108 @@ fn tuning_row(
 ) -> Result<TuningRow, Box<dyn std::error::Error>> {
     let w = filled(s.weights_shape(), 2);
     let layer = || GpuConv2d::new(ctx, w.view(), None, s.params);
-    ctx.set_tuning(Tuning::Measure);
-    let tuned_layer = layer()?;
-    let start = Instant::now();
-    let tuned = tuned_layer.algorithm_for(s.input);
-    let tuning_seconds = start.elapsed().as_secs_f64();
-    ctx.set_tuning(Tuning::Heuristic);
-    let tuned = tuned?;
-    let mut layers = vec![layer()?, tuned_layer];
-    let mut algorithms = Vec::new();
-    for algorithm in Algorithm::ALL {
-        let Ok(conv) = layer()?.with_algorithm(algorithm) else {
-            continue;
-        };
-        if conv.forward_tensor(x).is_err() {
-            continue; // e.g. Gemm on a shape that is not a matrix product
-        }
-        layers.push(conv);
-        algorithms.push(algorithm);
-    }
+    let instances = |make: &dyn Fn() -> Result<GpuConv2d, conv2d_wgpu::Conv2dError>| {
+        (0..INSTANCES)
+            .map(|_| make())
+            .collect::<Result<Vec<_>, _>>()
+    };
     // One output tensor for all: identical layers then differ only in their
     // weight buffers (on llvmpipe, which buffer a kernel writes moved its
     // time by up to ~13%).
-    let output = ctx.zeros(layers[0].output_shape(s.input)?)?;
+    let output = ctx.zeros(layer()?.output_shape(s.input)?)?;
     let run = |conv: &GpuConv2d| {
         conv.forward_tensor_into(x, &output).unwrap();
         ctx.wait().unwrap();
     };
+    ctx.set_tuning(Tuning::Measure);
+    let tuned_layers = instances(&layer)?;
+    let start = Instant::now();
+    let tuned = tuned_layers[0].algorithm_for(s.input);
+    let tuning_seconds = start.elapsed().as_secs_f64();
+    // Each tuned layer plans its pass while measuring is on (the later ones
+    // from the measurement just made), and keeps that plan.
+    tuned_layers.iter().for_each(run);
+    ctx.set_tuning(Tuning::Heuristic);
+    let tuned = tuned?;
+    let heuristic_layers = instances(&layer)?;
+    let heuristic = heuristic_layers[0].algorithm_for(s.input)?;
+    let mut candidates = vec![heuristic_layers, tuned_layers];
+    let mut algorithms = Vec::new();
+    for algorithm in Algorithm::ALL {
+        let Ok(first) = layer()?.with_algorithm(algorithm) else {
+            continue;
+        };
+        if first.forward_tensor(x).is_err() {
+            continue; // e.g. Gemm on a shape that is not a matrix product
+        }
+        let mut forced = vec![first];
+        for _ in 1..INSTANCES {
+            forced.push(layer()?.with_algorithm(algorithm)?);
+        }
+        candidates.push(forced);
+        algorithms.push(algorithm);
+    }
+    for (layers, expected) in candidates.iter().zip([heuristic, tuned]) {
+        for conv in layers {
+            assert_eq!(conv.algorithm_for(s.input)?, expected, "{}", s.id);
+        }
+    }
     // Forced algorithms over 3x slower than the fastest (the best of 3 timed
-    // calls each) are timed apart, so that the close ones get many rounds. The
-    // heuristic's and the tuned algorithm are always alternated with the
-    // heuristic's and the tuned layers: one slow call (llvmpipe sometimes runs
-    // a short dispatch on one of its two threads) could send a forced layer
-    // identical to them to be timed apart, at another moment (B9's forced
-    // implicit GEMM once measured 0.65x the same heuristic layer).
-    let heuristic = layers[0].algorithm_for(s.input)?;
-    let quickest: Vec<f64> = layers
+    // calls of their first layer) are timed apart, so that the close ones get
+    // many rounds. The heuristic's and the tuned algorithm are always
+    // alternated with the heuristic's and the tuned layers: one slow call
+    // (llvmpipe sometimes runs a short dispatch on one of its two threads)
+    // could send a forced layer identical to them to be timed apart, at
+    // another moment (B9's forced implicit GEMM once measured 0.65x the same
+    // heuristic layer).
+    let quickest: Vec<f64> = candidates
         .iter()
-        .map(|conv| {
-            run(conv);
+        .map(|layers| {
+            run(&layers[0]);
             (0..3)
                 .map(|_| {
                     let start = Instant::now();
-                    run(conv);
+                    run(&layers[0]);
                     start.elapsed().as_secs_f64()
                 })
                 .fold(f64::INFINITY, f64::min)
         })
         .collect();
     let fastest = quickest.iter().copied().fold(f64::INFINITY, f64::min);
-    let (close, far): (Vec<usize>, Vec<usize>) = (0..layers.len()).partition(|&i| {
+    let (close, far): (Vec<usize>, Vec<usize>) = (0..candidates.len()).partition(|&i| {
         i < 2 || [heuristic, tuned].contains(&algorithms[i - 2]) || quickest[i] <= 3.0 * fastest
     });
-    let mut seconds = vec![0.0; layers.len()];
-    let mut runs: Vec<Box<dyn FnMut()>> = close
+    let median_layer = |mut seconds: Vec<f64>| {
+        seconds.sort_by(f64::total_cmp);
+        seconds[seconds.len() / 2]
+    };
+    let mut seconds = vec![0.0; candidates.len()];
+    let close_layers: Vec<(usize, &GpuConv2d)> = close
         .iter()
-        .map(|&i| {
-            let conv = &layers[i];
-            Box::new(move || run(conv)) as Box<dyn FnMut()>
-        })
+        .flat_map(|&i| candidates[i].iter().map(move |conv| (i, conv)))
+        .collect();
+    let mut runs: Vec<Box<dyn FnMut()>> = close_layers
+        .iter()
+        .map(|&(_, conv)| Box::new(move || run(conv)) as Box<dyn FnMut()>)
         .collect();
     let mut runs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| f.as_mut() as _).collect();
-    let close_seconds = alternated(budget * close.len() as u32, &mut runs);
-    for (i, t) in close.into_iter().zip(close_seconds) {
-        seconds[i] = t;
+    let per_layer = alternated(budget * close.len() as u32, &mut runs);
+    for &i in &close {
+        seconds[i] = median_layer(
+            close_layers
+                .iter()
+                .zip(&per_layer)
+                .filter(|((j, _), _)| *j == i)
+                .map(|(_, t)| *t)
+                .collect(),
+        );
     }
     for i in far {
-        seconds[i] = median(budget, || run(&layers[i]));
+        let per_layer = candidates[i]
+            .iter()
+            .map(|conv| median(budget / INSTANCES as u32, || run(conv)))
+            .collect();
+        seconds[i] = median_layer(per_layer);
     }
     let mut forced: Vec<(Algorithm, f64)> = algorithms
         .into_iter()
@@ -561,7 +602,7 @@ fn tuning_row(
 
 /// The heuristic's choice, the tuned choice and the best forced algorithm.
 fn tuning_table(rows: &[Row]) {
-    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run; the heuristic's and the tuned layers, the forced layers of their algorithms and those within 3x of the fastest alternated call by call, the slower ones timed apart):\n");
+    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run; {INSTANCES} layers each, the median layer's figure; the heuristic's and the tuned layers, the forced layers of their algorithms and those within 3x of the fastest alternated call by call, the slower ones timed apart):\n");
     println!("| id | heuristic | GFLOP/s | tuned | GFLOP/s | tuning ms (first call) | best forced | GFLOP/s | tuned / best | tuned / heuristic | all forced |");
     println!("|---|---|---:|---|---:|---:|---|---:|---:|---:|---|");
     for r in rows {

@@ -103,6 +103,12 @@ impl ShapeCache {
         Ok(prepared)
     }
 
+    /// The prepared pass for `shape` if it is cached (its use order unchanged).
+    pub fn get(&self, shape: [usize; 4]) -> Option<Arc<Prepared>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.iter().find(|p| p.input_shape == shape).cloned()
+    }
+
     /// Passes planned so far (one per shape while it stays cached).
     pub fn plans_built(&self) -> u64 {
         self.plans_built.load(Ordering::Relaxed)

@@ -553,12 +553,19 @@ impl GpuConv2d {
     /// this adapter when the context's tuning is
     /// [`Tuning::Measure`](crate::Tuning::Measure) (measured now if this layer
     /// and input shape are not in the tuning cache), else the heuristic's choice.
+    /// Once a forward pass has planned a shape, its plan stays for as long as
+    /// the layer keeps it (the last few shapes), even if the context's tuning is
+    /// switched, and this reports the algorithm of that plan.
     ///
     /// # Errors
     /// The shape errors of [`GpuConv2d::forward`], or
     /// [`Conv2dError::UnsupportedAlgorithm`] when a forced algorithm cannot run it.
     pub fn algorithm_for(&self, input: [usize; 4]) -> Result<Algorithm> {
         let geometry = self.layer.geometry(input)?;
+        // A shape already planned keeps its plan, whatever the tuning is now.
+        if let Some(prepared) = self.cache.get(input) {
+            return Ok(prepared.plan.choice.algorithm);
+        }
         let facts = self.tuned_facts(input)?;
         let choice = choice::choose(facts, &geometry, DeviceCaps::of(&self.ctx))?;
         Ok(choice.algorithm)
