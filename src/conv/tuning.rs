@@ -18,6 +18,11 @@ use crate::semantics::error::{Conv2dError, Result};
 
 /// Timed rounds: each candidate runs once per round (after one warm-up run).
 const RUNS: usize = 5;
+/// Candidates whose median is within this factor of the fastest one's after
+/// `RUNS` rounds are close enough for noise to swap them ...
+const CLOSE_FACTOR: f64 = 1.1;
+/// ... and run this many more rounds among themselves before one is kept.
+const CLOSE_RUNS: usize = 10;
 /// A candidate whose warm-up run is slower than this many times the fastest
 /// warm-up so far is dropped after it.
 const DROP_FACTOR: f64 = 2.0;
@@ -134,7 +139,9 @@ enum Timing {
 /// `DROP_FACTOR` times the fastest warm-up so far is dropped after it); then
 /// `RUNS` rounds that run each remaining candidate once, the order rotating
 /// from round to round, so that the machine's drift (clocks, other load)
-/// falls on all candidates alike; each keeps the median of its rounds. A run
+/// falls on all candidates alike; then, if more than one candidate is within
+/// `CLOSE_FACTOR` of the fastest median, `CLOSE_RUNS` more rounds of those
+/// alone. Each keeps the median of its rounds. A run
 /// is the GPU time between timestamps at the start and end of its compute
 /// pass where the device has `TIMESTAMP_QUERY`, else the wall time of
 /// submitting it and waiting.
@@ -195,24 +202,47 @@ fn time_interleaved(
         dropped.push(drop.then_some(warm_up));
     }
     let timed: Vec<usize> = (0..works.len()).filter(|&i| dropped[i].is_none()).collect();
-    let mut times = vec![Vec::with_capacity(RUNS); works.len()];
-    for round in 0..RUNS {
-        for k in 0..timed.len() {
-            let i = timed[(round + k) % timed.len()];
-            times[i].push(run(&works[i])?);
+    let mut times = vec![Vec::with_capacity(RUNS + CLOSE_RUNS); works.len()];
+    let rounds = |times: &mut Vec<Vec<f64>>, among: &[usize], count: usize| -> Result<()> {
+        for round in 0..count {
+            for k in 0..among.len() {
+                let i = among[(round + k) % among.len()];
+                times[i].push(run(&works[i])?);
+            }
         }
+        Ok(())
+    };
+    rounds(&mut times, &timed, RUNS)?;
+    let close = close_to_fastest(&times, &timed);
+    if close.len() > 1 {
+        rounds(&mut times, &close, CLOSE_RUNS)?;
     }
     Ok(dropped
         .into_iter()
         .zip(times)
-        .map(|(dropped, mut times)| match dropped {
+        .map(|(dropped, times)| match dropped {
             Some(warm_up) => Timing::Dropped(warm_up),
-            None => {
-                times.sort_by(f64::total_cmp);
-                Timing::Median(times[times.len() / 2])
-            }
+            None => Timing::Median(median(times)),
         })
         .collect())
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// The candidates of `timed` whose median is within `CLOSE_FACTOR` of the
+/// fastest median.
+fn close_to_fastest(times: &[Vec<f64>], timed: &[usize]) -> Vec<usize> {
+    let medians: Vec<f64> = timed.iter().map(|&i| median(times[i].clone())).collect();
+    let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    timed
+        .iter()
+        .zip(medians)
+        .filter(|(_, m)| *m <= CLOSE_FACTOR * fastest)
+        .map(|(&i, _)| i)
+        .collect()
 }
 
 /// Two timestamps per run, resolved and read back.
@@ -259,5 +289,23 @@ impl Timestamps {
             at(1).saturating_sub(at(0))
         })?;
         Ok(ticks as f64 * f64::from(ctx.queue().get_timestamp_period()) * 1e-9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_candidates_near_the_fastest_median_run_the_extra_rounds() {
+        let times = vec![
+            vec![1.0, 9.0, 1.0],  // median 1.0, the fastest
+            vec![1.1, 1.0, 1.09], // 1.09: close
+            vec![1.2, 1.2, 1.2],  // 1.2: not close
+            vec![5.0],            // dropped: not among the timed
+        ];
+        assert_eq!(close_to_fastest(&times, &[0, 1, 2]), vec![0, 1]);
+        assert_eq!(close_to_fastest(&times, &[2]), vec![2]);
+        assert_eq!(close_to_fastest(&times, &[1, 2]), vec![1]); // 1.2 > 1.1 x 1.09
     }
 }

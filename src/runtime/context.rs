@@ -265,12 +265,15 @@ impl GpuContext {
     /// heuristic's choice first (a candidate whose warm-up is over twice the
     /// fastest warm-up so far is dropped after it), then 5 rounds that run
     /// every remaining candidate once, in an order that rotates, so that the
-    /// machine's drift falls on all alike; each candidate's median counts (GPU
-    /// timestamps where the device has `TIMESTAMP_QUERY`, else submit-and-wait
-    /// wall time). It keeps the fastest, for every layer of that shape on this
-    /// context. So the first call costs at most 6 runs of each candidate
-    /// that stays and 1 run of each dropped one (at most 5 candidates; most
-    /// layers have 2 or 3), plus compiling their pipelines; `bench_table`
+    /// machine's drift falls on all alike, and 10 more rounds of those within
+    /// 1.1x of the fastest median when there are two or more (near-ties, which
+    /// noise could swap); each candidate's median counts (GPU timestamps where
+    /// the device has `TIMESTAMP_QUERY`, else submit-and-wait wall time). It
+    /// keeps the fastest, for every layer of that shape on this context. So
+    /// the first call costs at most 16 runs of each candidate within 1.1x of
+    /// the fastest, 6 of each other one that stays and 1 of each dropped one
+    /// (at most 5 candidates; most layers have 2 or 3), plus compiling their
+    /// pipelines; `bench_table`
     /// prints this time per shape. Later calls cost
     /// nothing extra. The results agree within the tolerance every algorithm
     /// is tested to.
