@@ -16,7 +16,8 @@
 //! weights, input and output), from the same run. A third table shows how good
 //! the heuristic is on this adapter: its choice, the choice of
 //! `Tuning::Measure` (with the first call's tuning time), and the fastest
-//! algorithm forced one by one.
+//! algorithm forced one by one, each of them as three layers (the median
+//! layer's figure: identical layers can differ on llvmpipe).
 
 use std::time::{Duration, Instant};
 
