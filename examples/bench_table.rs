@@ -9,7 +9,8 @@
 //! (the baseline every speed-up is measured against); GPU end-to-end (host array
 //! in, host array out); the fast CPU path; the CPU reference on small shapes.
 //! Every figure is a median; the two terms of each speed-up, and the close
-//! layers of the tuning table's row, alternate call by call. Results are checked
+//! layers of the tuning table's row, alternate in turns of two calls (the
+//! second timed, as in a loop). Results are checked
 //! against the CPU fast path.
 //! Where the adapter has SHADER_F16, a second table gives each shape in
 //! `Precision::F16` beside f32 (device-resident GFLOP/s, device bytes of
@@ -46,9 +47,13 @@ fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 /// Median seconds of each of `fs`, run in turn: one warm-up each, then rounds
-/// that run every one once, the order rotating, until `budget` is spent (at
-/// least 3 rounds, at most 50). The machine's drift falls on all alike, so
-/// their ratios hold steadier than those of medians taken one after another.
+/// in which every one takes a turn, the order rotating, until `budget` is
+/// spent (at least 3 rounds, at most 50). The machine's drift falls on all
+/// alike, so their ratios hold steadier than those of medians taken one after
+/// another. A turn runs its function twice and times the second call: timed
+/// right after another kernel, a short one found its data evicted (B7 ran
+/// 4-18% slower than in a loop of its own, alternated with the direct kernel),
+/// and `median` and criterion time calls in a loop.
 fn alternated(budget: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     for f in fs.iter_mut() {
         f(); // warm-up: pipelines, caches
@@ -59,6 +64,7 @@ fn alternated(budget: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     while round < 3 || (start.elapsed() < budget && round < 50) {
         for k in 0..fs.len() {
             let i = (round + k) % fs.len();
+            fs[i]();
             let t = Instant::now();
             fs[i]();
             times[i].push(t.elapsed().as_secs_f64());
@@ -262,7 +268,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let x_device = ctx.upload(x.view())?;
         let naive_conv = GpuConv2d::new(&ctx, w.view(), Some(b.view()), s.params)?
             .with_algorithm(Algorithm::Direct)?;
-        // The speed-up's two terms alternate call by call.
+        // The speed-up's two terms alternate, turn by turn.
         let [resident, naive] = alternated(
             2 * budget,
             &mut [
@@ -281,7 +287,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut y_gpu = None;
         let mut host_call = || y_gpu = Some(conv.forward(x.view()).unwrap());
         // B1's host-to-host call and a bare wgpu round trip of the same bytes
-        // alternate call by call (llvmpipe sometimes runs a short dispatch on
+        // alternate turn by turn (llvmpipe sometimes runs a short dispatch on
         // one of its two threads for a while: both meet those stretches alike).
         let (end_to_end, bare) = if s.id == "B1" {
             let mut bare = bare_round_trip(&ctx, x.len(), out.iter().product());
@@ -401,7 +407,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let call = b1.mflop * 1e6 / (b1.end_to_end * 1e9);
         println!(
-            "B1 per call: conv2d-wgpu end-to-end {:.1} us; bare wgpu upload + dispatch + readback of the same bytes {:.1} us ({:.2}x; the two alternated call by call)",
+            "B1 per call: conv2d-wgpu end-to-end {:.1} us; bare wgpu upload + dispatch + readback of the same bytes {:.1} us ({:.2}x; the two alternated in turns of two calls, the second timed)",
             call * 1e6,
             bare * 1e6,
             call / bare
@@ -473,7 +479,7 @@ const INSTANCES: usize = 3;
 
 /// The shape under `Tuning::Measure` (on the same context, switched for the
 /// measurement and back), beside the heuristic's layers and every algorithm
-/// forced, all alternated call by call.
+/// forced, all alternated turn by turn.
 fn tuning_row(
     ctx: &GpuContext,
     s: &Shape,
@@ -603,7 +609,7 @@ fn tuning_row(
 
 /// The heuristic's choice, the tuned choice and the best forced algorithm.
 fn tuning_table(rows: &[Row]) {
-    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run; {INSTANCES} layers each, the median layer's figure; the heuristic's and the tuned layers, the forced layers of their algorithms and those within 3x of the fastest alternated call by call, the slower ones timed apart):\n");
+    println!("\nHeuristic, Tuning::Measure and every algorithm forced (device-resident GFLOP/s, same run; {INSTANCES} layers each, the median layer's figure; the heuristic's and the tuned layers, the forced layers of their algorithms and those within 3x of the fastest alternated in turns of two calls, the second timed; the slower ones timed apart):\n");
     println!("| id | heuristic | GFLOP/s | tuned | GFLOP/s | tuning ms (first call) | best forced | GFLOP/s | tuned / best | tuned / heuristic | all forced |");
     println!("|---|---|---:|---|---:|---:|---|---:|---:|---:|---|");
     for r in rows {
