@@ -42,8 +42,13 @@ fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
         f();
         times.push(t.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    middle(times)
+}
+
+/// The median of `values` (the upper one of an even count).
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Median seconds of each of `fs`, run in turn: one warm-up each, then rounds
@@ -71,13 +76,7 @@ fn alternated(budget: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
         }
         round += 1;
     }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect()
+    times.into_iter().map(middle).collect()
 }
 
 /// The floor for per-call overhead: plain wgpu, buffers made once, each call
@@ -560,37 +559,24 @@ fn tuning_row(
     let (close, far): (Vec<usize>, Vec<usize>) = (0..candidates.len()).partition(|&i| {
         i < 2 || [heuristic, tuned].contains(&algorithms[i - 2]) || quickest[i] <= 3.0 * fastest
     });
-    let median_layer = |mut seconds: Vec<f64>| {
-        seconds.sort_by(f64::total_cmp);
-        seconds[seconds.len() / 2]
-    };
     let mut seconds = vec![0.0; candidates.len()];
-    let close_layers: Vec<(usize, &GpuConv2d)> = close
+    // Every close candidate's layers, in order: INSTANCES timings each.
+    let mut runs: Vec<Box<dyn FnMut()>> = close
         .iter()
-        .flat_map(|&i| candidates[i].iter().map(move |conv| (i, conv)))
-        .collect();
-    let mut runs: Vec<Box<dyn FnMut()>> = close_layers
-        .iter()
-        .map(|&(_, conv)| Box::new(move || run(conv)) as Box<dyn FnMut()>)
+        .flat_map(|&i| &candidates[i])
+        .map(|conv| Box::new(move || run(conv)) as Box<dyn FnMut()>)
         .collect();
     let mut runs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| f.as_mut() as _).collect();
     let per_layer = alternated(budget * close.len() as u32, &mut runs);
-    for &i in &close {
-        seconds[i] = median_layer(
-            close_layers
-                .iter()
-                .zip(&per_layer)
-                .filter(|((j, _), _)| *j == i)
-                .map(|(_, t)| *t)
-                .collect(),
-        );
+    for (&i, layers) in close.iter().zip(per_layer.chunks(INSTANCES)) {
+        seconds[i] = middle(layers.to_vec());
     }
     for i in far {
         let per_layer = candidates[i]
             .iter()
             .map(|conv| median(budget / INSTANCES as u32, || run(conv)))
             .collect();
-        seconds[i] = median_layer(per_layer);
+        seconds[i] = middle(per_layer);
     }
     let mut forced: Vec<(Algorithm, f64)> = algorithms
         .into_iter()
